@@ -1,0 +1,111 @@
+import { EventEmitter } from 'node:events';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
+import { Channel } from './channel.js';
+import { InvalidOptionError, SocketError, type TransportError } from './errors.js';
+import {
+  type ChannelOptions,
+  integerOption,
+  type ResolvedChannelOptions,
+  resolveChannelOptions,
+} from './options.js';
+
+/** Options of `createServer()`. */
+export interface ServerOptions extends ChannelOptions {
+  /**
+   * Address to listen on.
+   * @default '127.0.0.1'
+   */
+  host?: string;
+  /**
+   * TCP port; 0 picks a free one (read it from `listen()`'s result).
+   * @default 0
+   */
+  port?: number;
+}
+
+/** Events of a Server. */
+export interface ServerEvents {
+  /** A peer connected. Attach a `'message'` listener or iterate it; reading starts then. */
+  channel: [channel: Channel];
+  /** One connection failed (bad frame, reset). The server and every other connection keep working. */
+  channelError: [error: TransportError, channel: Channel];
+  /** The listening socket itself failed. */
+  error: [error: TransportError];
+}
+
+/**
+ * Accepts framed channels. A connection that sends bad input is ended with a typed error reported
+ * on `'channelError'` (and on the channel's own `'error'`); it never affects the other connections.
+ */
+export class Server extends EventEmitter<ServerEvents> {
+  readonly #server: NetServer;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #channelOptions: ResolvedChannelOptions;
+  readonly #channels = new Set<Channel>();
+
+  /** @internal use createServer() */
+  constructor(options: ServerOptions) {
+    super();
+    this.#channelOptions = resolveChannelOptions(options);
+    this.#host = options.host ?? '127.0.0.1';
+    if (typeof this.#host !== 'string' || this.#host.length === 0) {
+      throw new InvalidOptionError('host', 'must be a non-empty string');
+    }
+    this.#port = integerOption('port', options.port, 0, 0, 65535);
+    this.#server = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server.on('error', (err) => {
+      if (this.listenerCount('error') > 0) this.emit('error', new SocketError(err));
+    });
+  }
+
+  /** Channels open right now. */
+  get channels(): ReadonlySet<Channel> {
+    return this.#channels;
+  }
+
+  /** Starts listening; resolves with the bound address (the real port when `port` was 0). */
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new SocketError(err));
+      this.#server.once('error', onError);
+      this.#server.listen(this.#port, this.#host, () => {
+        this.#server.off('error', onError);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** The bound address, or null before `listen()` resolved. */
+  address(): AddressInfo | null {
+    return (this.#server.address() as AddressInfo | null) ?? null;
+  }
+
+  /** Stops accepting, closes every channel (gracefully, destroying after `closeTimeoutMs`) and resolves when all are gone. */
+  async close(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => {
+      if (!this.#server.listening) resolve();
+      else this.#server.close(() => resolve());
+    });
+    await Promise.all([...this.#channels].map((channel) => channel.close()));
+    await stopped;
+  }
+
+  #accept(socket: Socket): void {
+    const channel = new Channel(socket, this.#channelOptions);
+    this.#channels.add(channel);
+    channel.on('error', (error) => this.emit('channelError', error, channel));
+    channel.on('close', () => this.#channels.delete(channel));
+    this.emit('channel', channel);
+  }
+}
+
+/** Creates a server of framed channels; call `listen()` to start it. Throws InvalidOptionError on bad options. */
+export function createServer(options: ServerOptions = {}): Server {
+  return new Server(options);
+}
