@@ -1,0 +1,250 @@
+import { Buffer } from 'node:buffer';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { lz4Compress } from '../src/codecs/lz4.js';
+import { OffloadIoError, xbzrleEncode } from '../src/index.js';
+import { createCheckpointStoreWithHooks, type FaultPoint } from '../src/store.js';
+import { expectBytes } from './helpers.js';
+import { makePage, minimumBudget, type PageKind } from './pages.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mc-atomicity-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const P = 4096;
+const N = 128;
+
+class Injected extends Error {}
+
+/** Epoch 1's image, and the puts of epoch 2 (every input codec, restaging, dedup, zero). */
+function scenario() {
+  const one = new Uint8Array(P * N);
+  for (let p = 0; p < N; p++)
+    one.set(makePage((['text', 'random', 'fill', 'zero'] as PageKind[])[p % 4]!, p), p * P);
+  const two = one.slice();
+  const puts: Array<[number, Uint8Array, 'raw' | 'xbzrle' | 'lz4' | 'zero']> = [];
+  for (let p = 0; p < N; p += 2) {
+    const old = one.subarray(p * P, p * P + P);
+    const next = p % 8 === 0 ? makePage('random', p + 1000) : old.slice();
+    next[p] = (next[p]! + 1) & 0xff;
+    next[P - 1 - p] = 7;
+    two.set(next, p * P);
+    if (p % 6 === 0)
+      puts.push([p, xbzrleEncode(old, next) ?? next, xbzrleEncode(old, next) ? 'xbzrle' : 'raw']);
+    else if (p % 6 === 2) puts.push([p, lz4Compress(next), 'lz4']);
+    else puts.push([p, next, 'raw']);
+  }
+  // Restage a page, stage a zero page and a duplicate of another page.
+  puts.push([2, two.subarray(2 * P, 3 * P).slice(), 'raw']);
+  puts.push([1, new Uint8Array(0), 'zero']);
+  two.fill(0, P, 2 * P);
+  puts.push([5, two.subarray(4 * P, 5 * P).slice(), 'raw']);
+  two.copyWithin(5 * P, 4 * P, 5 * P);
+  return { one, two, puts };
+}
+
+const { one, two, puts } = scenario();
+
+function image(store: { materialize(t: Uint8Array): unknown }): Uint8Array {
+  const out = new Uint8Array(P * N);
+  store.materialize(out);
+  return out;
+}
+
+function runEpoch2(store: ReturnType<typeof createCheckpointStoreWithHooks>): void {
+  store.begin(2);
+  for (const [p, data, codec] of puts) store.put(p, data, codec);
+  store.commit(2);
+}
+
+describe('commit/abort atomicity with a failure injected at every step', () => {
+  for (const budget of [Number.POSITIVE_INFINITY, 600 * 1024]) {
+    it(`never shows a mixed image (budget ${budget})`, () => {
+      // Count the fault points the scenario passes through.
+      let count = 0;
+      const points: FaultPoint[] = [];
+      const counting = createCheckpointStoreWithHooks(
+        { pageCount: N, ramBudgetBytes: budget, offloadDirectory: dir },
+        {
+          fault: (point) => {
+            count++;
+            points.push(point);
+          },
+        },
+      );
+      counting.begin(1);
+      for (let p = 0; p < N; p++) counting.put(p, one.subarray(p * P, p * P + P));
+      counting.commit(1);
+      const before = count;
+      runEpoch2(counting);
+      counting.close();
+      const total = count - before;
+      const seen = new Set(points.slice(before));
+      expect(seen.has('commit:swap') && seen.has('commit:publish') && seen.has('put:stage')).toBe(true);
+      if (Number.isFinite(budget)) expect(seen.has('offload:write')).toBe(true);
+
+      for (let k = 1; k <= total; k++) {
+        let armed = false;
+        let calls = 0;
+        const store = createCheckpointStoreWithHooks(
+          { pageCount: N, ramBudgetBytes: budget, offloadDirectory: dir },
+          {
+            fault: (point) => {
+              if (!armed) return;
+              calls++;
+              if (calls === k) throw new Injected(`fault at ${point} #${k}`);
+            },
+          },
+        );
+        try {
+          store.begin(1);
+          for (let p = 0; p < N; p++) store.put(p, one.subarray(p * P, p * P + P));
+          store.commit(1);
+          armed = true;
+          let failed: unknown = null;
+          try {
+            runEpoch2(store);
+          } catch (err) {
+            failed = err;
+          }
+          armed = false;
+          expect(failed, `step ${k}`).not.toBeNull();
+          const injected =
+            failed instanceof Injected ||
+            (failed instanceof OffloadIoError && failed.cause instanceof Injected);
+          expect(injected, `step ${k}: ${String(failed)}`).toBe(true);
+          store.verifyIntegrity();
+          expect(store.committedEpoch).toBe(1);
+          expect(Buffer.compare(image(store), one), `step ${k}: the image must be epoch 1`).toBe(0);
+          // Abort and run the epoch again: it commits whole.
+          store.abort();
+          store.verifyIntegrity();
+          runEpoch2(store);
+          store.verifyIntegrity();
+          expect(Buffer.compare(image(store), two), `step ${k}: the retry must give epoch 2`).toBe(0);
+        } finally {
+          store.close();
+        }
+      }
+    });
+  }
+});
+
+describe('the store against a model (property)', () => {
+  type Op =
+    | { op: 'begin' }
+    | { op: 'put'; page: number; kind: PageKind; seed: number; codec: 'raw' | 'xbzrle' | 'lz4' | 'zero' }
+    | { op: 'commit' }
+    | { op: 'abort' }
+    | { op: 'read'; page: number }
+    | { op: 'compact' };
+  const pages = 400;
+  const MP = 512;
+  let offloadingRuns = 0;
+  const opArb: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 1, arbitrary: fc.constant({ op: 'begin' } as Op) },
+    {
+      weight: 12,
+      arbitrary: fc.record({
+        op: fc.constant('put' as const),
+        page: fc.nat(pages - 1),
+        kind: fc.constantFrom<PageKind>('zero', 'random', 'random', 'random', 'text', 'fill'),
+        seed: fc.nat(20),
+        codec: fc.constantFrom('raw' as const, 'xbzrle' as const, 'lz4' as const, 'zero' as const),
+      }),
+    },
+    { weight: 2, arbitrary: fc.constant({ op: 'commit' } as Op) },
+    { weight: 1, arbitrary: fc.constant({ op: 'abort' } as Op) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('read' as const), page: fc.nat(pages - 1) }) },
+    { weight: 1, arbitrary: fc.constant({ op: 'compact' } as Op) },
+  );
+
+  it('matches a map of committed pages under any sequence, with and without a budget', () => {
+    fc.assert(
+      fc.property(
+        fc.array(opArb, { minLength: 300, maxLength: 500 }),
+        fc.constantFrom('tiered', 'lz4', 'raw', 'zstd'),
+        fc.boolean(),
+        (ops, codecPolicy, tight) => {
+          const store = createCheckpointStoreWithHooks(
+            {
+              pageSize: MP,
+              pageCount: pages,
+              codecPolicy: codecPolicy as 'tiered',
+              ramBudgetBytes: tight
+                ? minimumBudget({ pageSize: MP, pageCount: pages }) + 4096
+                : Number.POSITIVE_INFINITY,
+              offloadDirectory: dir,
+            },
+            {},
+          );
+          try {
+            const committed = new Map<number, Uint8Array>();
+            let staged: Map<number, Uint8Array> | null = null;
+            let epoch = 0;
+            const current = (p: number) => staged?.get(p) ?? committed.get(p) ?? new Uint8Array(MP);
+            for (const o of ops) {
+              if (o.op === 'begin') {
+                if (staged !== null) continue;
+                store.begin(++epoch);
+                staged = new Map();
+              } else if (o.op === 'put') {
+                if (staged === null) {
+                  store.begin(++epoch);
+                  staged = new Map();
+                }
+                const page = o.codec === 'zero' ? new Uint8Array(MP) : makePage(o.kind, o.seed, MP);
+                if (o.codec === 'xbzrle') {
+                  const delta = xbzrleEncode(current(o.page), page);
+                  store.put(o.page, delta ?? page, delta ? 'xbzrle' : 'raw');
+                } else if (o.codec === 'lz4') {
+                  store.put(o.page, lz4Compress(page), 'lz4');
+                } else if (o.codec === 'zero') {
+                  store.put(o.page, new Uint8Array(0), 'zero');
+                } else {
+                  store.put(o.page, page);
+                }
+                staged.set(o.page, page);
+              } else if (o.op === 'commit') {
+                if (staged === null) continue;
+                store.commit(epoch);
+                for (const [p, page] of staged) committed.set(p, page);
+                staged = null;
+              } else if (o.op === 'abort') {
+                store.abort();
+                staged = null;
+              } else if (o.op === 'read') {
+                expectBytes(
+                  store.readPage(o.page),
+                  committed.get(o.page) ?? new Uint8Array(MP),
+                  `read ${o.page}`,
+                );
+              } else {
+                store.compact();
+              }
+              const stats = store.stats();
+              expect(stats.ramBytes).toBeLessThanOrEqual(stats.ramBudgetBytes);
+            }
+            store.verifyIntegrity();
+            if (store.stats().evictedRecords > 0) offloadingRuns++;
+            const img = new Uint8Array(MP * pages);
+            store.materialize(img);
+            for (let p = 0; p < pages; p++) {
+              expectBytes(
+                img.subarray(p * MP, p * MP + MP),
+                committed.get(p) ?? new Uint8Array(MP),
+                `page ${p}`,
+              );
+            }
+          } finally {
+            store.close();
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(offloadingRuns).toBeGreaterThan(5);
+  });
+});
