@@ -1,3 +1,4 @@
 import { packageBuild } from '../../tsup.base.js';
 
-export default packageBuild();
+// The heartbeat worker is a second entry: the keepalive starts it as dist/heartbeat-worker.js.
+export default packageBuild({ entry: ['src/index.ts', 'src/heartbeat-worker.ts'] });

@@ -1,0 +1,169 @@
+import { crc32 } from './crc32.js';
+import {
+  HeartbeatChecksumError,
+  HeartbeatFieldError,
+  HeartbeatMagicError,
+  HeartbeatSizeError,
+  HeartbeatVersionError,
+  InvalidArgumentError,
+} from './errors.js';
+
+/**
+ * Wire layout of one heartbeat (big-endian, {@link HEARTBEAT_BYTES} bytes, one UDP datagram):
+ *
+ * | offset | type | field |
+ * |---|---|---|
+ * | 0 | u32 | magic `MCKA` (0x4d434b41) |
+ * | 4 | u8 | version (1) |
+ * | 5 | u8 | role: 0 primary, 1 secondary, 2 witness |
+ * | 6 | u16 | flags: bit 0 goodbye; every other bit zero |
+ * | 8 | u32 | incarnation: random per sender start, non-zero |
+ * | 12 | u32 | sender's heartbeat interval, microseconds, non-zero |
+ * | 16 | u64 | sequence number, starts at 1 |
+ * | 24 | f64 | sender's monotonic time, milliseconds |
+ * | 32 | u64 | epoch |
+ * | 40 | u64 | main-loop progress counter |
+ * | 48 | u32 | CRC-32 of bytes 0..47 |
+ */
+export const HEARTBEAT_BYTES = 52;
+/** `MCKA` in ASCII. */
+export const HEARTBEAT_MAGIC = 0x4d434b41;
+/** The heartbeat version this package speaks. */
+export const HEARTBEAT_VERSION = 1;
+
+const FLAG_GOODBYE = 0x0001;
+const CHECKSUM_OFFSET = 48;
+const MAX_INTERVAL_US = 0xffffffff;
+
+/** Which side of a protected workload a node plays. */
+export type PeerRole = 'primary' | 'secondary' | 'witness';
+
+const ROLES: readonly PeerRole[] = ['primary', 'secondary', 'witness'];
+
+/** Whether `value` is one of the roles a heartbeat can carry. */
+export function isPeerRole(value: unknown): value is PeerRole {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** The numeric role code on the wire (0 primary, 1 secondary, 2 witness). */
+export function roleCode(role: PeerRole): number {
+  return ROLES.indexOf(role);
+}
+
+/** The role for a wire code; undefined for codes no sender produces. */
+export function roleFromCode(code: number): PeerRole | undefined {
+  return ROLES[code];
+}
+
+/** The content of one heartbeat. */
+export interface Heartbeat {
+  /** The sender's role. */
+  role: PeerRole;
+  /** Set in the last heartbeat of a sender that is shutting down on purpose. */
+  goodbye: boolean;
+  /** Random non-zero u32 chosen when the sender starts: a new value means the peer restarted. */
+  incarnation: number;
+  /** How often the sender sends, in milliseconds (carried in whole microseconds). */
+  intervalMs: number;
+  /** Sequence number, 1 for the first heartbeat of an incarnation; strictly increasing. */
+  sequence: number;
+  /** The sender's monotonic clock at sending, in milliseconds. */
+  senderTimeMs: number;
+  /** The sender's checkpoint epoch. */
+  epoch: number;
+  /** How many times the sender's main event loop has ticked: a value that stops moving means a hung loop. */
+  progress: number;
+}
+
+function checkUint(name: string, value: number, max: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new InvalidArgumentError(`heartbeat ${name} must be an integer in [0, ${max}], got ${value}`);
+  }
+}
+
+/**
+ * Encodes a heartbeat into `target` (at least {@link HEARTBEAT_BYTES} long; a new array when omitted)
+ * and returns the {@link HEARTBEAT_BYTES}-byte view that was written. Throws `InvalidArgumentError` for
+ * a field that cannot be represented.
+ */
+export function encodeHeartbeat(heartbeat: Heartbeat, target?: Uint8Array): Uint8Array {
+  if (!isPeerRole(heartbeat.role)) throw new InvalidArgumentError(`heartbeat role ${String(heartbeat.role)}`);
+  checkUint('incarnation', heartbeat.incarnation, 0xffffffff);
+  if (heartbeat.incarnation === 0) throw new InvalidArgumentError('heartbeat incarnation must be non-zero');
+  const intervalUs = Math.round(heartbeat.intervalMs * 1_000);
+  if (!Number.isFinite(intervalUs) || intervalUs < 1 || intervalUs > MAX_INTERVAL_US) {
+    throw new InvalidArgumentError(`heartbeat intervalMs out of range: ${heartbeat.intervalMs}`);
+  }
+  checkUint('sequence', heartbeat.sequence, Number.MAX_SAFE_INTEGER);
+  checkUint('epoch', heartbeat.epoch, Number.MAX_SAFE_INTEGER);
+  checkUint('progress', heartbeat.progress, Number.MAX_SAFE_INTEGER);
+  if (!Number.isFinite(heartbeat.senderTimeMs) || heartbeat.senderTimeMs < 0) {
+    throw new InvalidArgumentError(
+      `heartbeat senderTimeMs must be finite and >= 0, got ${heartbeat.senderTimeMs}`,
+    );
+  }
+  const out = target ?? new Uint8Array(HEARTBEAT_BYTES);
+  if (out.length < HEARTBEAT_BYTES) {
+    throw new InvalidArgumentError(`heartbeat target is ${out.length} bytes, needs ${HEARTBEAT_BYTES}`);
+  }
+  const view = new DataView(out.buffer, out.byteOffset, HEARTBEAT_BYTES);
+  view.setUint32(0, HEARTBEAT_MAGIC);
+  view.setUint8(4, HEARTBEAT_VERSION);
+  view.setUint8(5, roleCode(heartbeat.role));
+  view.setUint16(6, heartbeat.goodbye ? FLAG_GOODBYE : 0);
+  view.setUint32(8, heartbeat.incarnation);
+  view.setUint32(12, intervalUs);
+  view.setBigUint64(16, BigInt(heartbeat.sequence));
+  view.setFloat64(24, heartbeat.senderTimeMs);
+  view.setBigUint64(32, BigInt(heartbeat.epoch));
+  view.setBigUint64(40, BigInt(heartbeat.progress));
+  view.setUint32(CHECKSUM_OFFSET, crc32(out, 0, CHECKSUM_OFFSET));
+  return out.subarray(0, HEARTBEAT_BYTES);
+}
+
+function safeU64(view: DataView, offset: number, name: string): number {
+  const value = view.getBigUint64(offset);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new HeartbeatFieldError(`heartbeat ${name} ${value} is unsafe`);
+  return Number(value);
+}
+
+/**
+ * Decodes one heartbeat datagram. Checks, in order: size, magic, version, checksum, fields; each failure
+ * throws its own `HeartbeatDecodeError` subclass whose `reason` says which check failed. Never reads
+ * outside `bytes` and never keeps a reference to it.
+ */
+export function decodeHeartbeat(bytes: Uint8Array): Heartbeat {
+  if (bytes.length !== HEARTBEAT_BYTES) throw new HeartbeatSizeError(bytes.length, HEARTBEAT_BYTES);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0);
+  if (magic !== HEARTBEAT_MAGIC) throw new HeartbeatMagicError(magic);
+  const version = view.getUint8(4);
+  if (version !== HEARTBEAT_VERSION) throw new HeartbeatVersionError(version, HEARTBEAT_VERSION);
+  const found = view.getUint32(CHECKSUM_OFFSET);
+  const computed = crc32(bytes, 0, CHECKSUM_OFFSET);
+  if (found !== computed) throw new HeartbeatChecksumError(found, computed);
+  const role = roleFromCode(view.getUint8(5));
+  if (role === undefined) throw new HeartbeatFieldError(`heartbeat role code ${view.getUint8(5)} is unknown`);
+  const flags = view.getUint16(6);
+  if ((flags & ~FLAG_GOODBYE) !== 0)
+    throw new HeartbeatFieldError(`heartbeat flags 0x${flags.toString(16)} unknown`);
+  const incarnation = view.getUint32(8);
+  if (incarnation === 0) throw new HeartbeatFieldError('heartbeat incarnation is zero');
+  const intervalUs = view.getUint32(12);
+  if (intervalUs === 0) throw new HeartbeatFieldError('heartbeat interval is zero');
+  const senderTimeMs = view.getFloat64(24);
+  if (!Number.isFinite(senderTimeMs) || senderTimeMs < 0) {
+    throw new HeartbeatFieldError(`heartbeat sender time ${senderTimeMs} is not a monotonic time`);
+  }
+  return {
+    role,
+    goodbye: (flags & FLAG_GOODBYE) !== 0,
+    incarnation,
+    intervalMs: intervalUs / 1_000,
+    sequence: safeU64(view, 16, 'sequence'),
+    senderTimeMs,
+    epoch: safeU64(view, 32, 'epoch'),
+    progress: safeU64(view, 40, 'progress'),
+  };
+}
