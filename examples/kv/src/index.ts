@@ -1,1 +1,36 @@
-export {};
+/**
+ * @packageDocumentation
+ * The sample protected workload: a key-value service speaking a subset of the Redis protocol (PING,
+ * GET, SET, DEL, INCR, MGET, EXISTS) whose table lives entirely in guest memory, run by an in-process
+ * guest of `@microcheckpoint/mc-core`, so that a checkpoint of its pages is a checkpoint of the table.
+ */
+export { executeCommand, SUPPORTED_COMMANDS } from './commands.js';
+export {
+  DEFAULT_MAX_ARGS,
+  DEFAULT_MAX_BULK_BYTES,
+  DEFAULT_MAX_INLINE_BYTES,
+  DEFAULT_MEMORY_BYTES,
+  DEFAULT_SLOT_COUNT,
+} from './constants.js';
+export {
+  InvalidOptionError,
+  KvError,
+  type KvErrorCode,
+  KvFormatError,
+  KvFullError,
+  RespProtocolError,
+} from './errors.js';
+export { createKvTable, type KvTable, type KvTableOptions, openKvTable } from './kv-table.js';
+export {
+  arrayReply,
+  bulkReply,
+  encodeCommand,
+  errorReply,
+  integerReply,
+  type RespLimits,
+  type RespParseResult,
+  RespParser,
+  simpleString,
+} from './resp.js';
+export { createKvServer, type KvRequest, type KvServer, type KvServerOptions } from './server.js';
+export { createKvHandler, createKvService, type KvService, type KvServiceOptions } from './service.js';

@@ -1,0 +1,50 @@
+/** Default size of guest memory: 64 MiB. */
+export const DEFAULT_GUEST_MEMORY_BYTES = 64 * 1024 * 1024;
+/** Default page size, the unit of dirty tracking and of capture: 4 KiB, like the MMU's. */
+export const DEFAULT_PAGE_SIZE_BYTES = 4096;
+/**
+ * Smallest page size accepted. The WebAssembly kernel compares and copies pages 64 bytes at a time,
+ * and below a few hundred bytes the bitmap and the run table cost more than the pages they describe.
+ */
+export const MIN_PAGE_SIZE_BYTES = 256;
+/** Largest page size accepted: 16 MiB. */
+export const MAX_PAGE_SIZE_BYTES = 16 * 1024 * 1024;
+/** WebAssembly memories grow and are sized in 64 KiB pages. */
+export const WASM_PAGE_BYTES = 65536;
+/**
+ * A wasm32 memory addresses at most 4 GiB. Guest memory, its bitmap, run tables, the scan shadow and
+ * both staging slabs share that one memory, so their sum must fit.
+ */
+export const MAX_LAYOUT_BYTES = 65536 * WASM_PAGE_BYTES;
+/** Regions inside the memory start on this boundary, so copies start cache-line and page aligned. */
+export const REGION_ALIGN_BYTES = 4096;
+/**
+ * Staging slabs: capture n fills one while checkpoint n-1 may still be shipping from the other, so
+ * shipping overlaps running. A third capture before the first is released is refused.
+ */
+export const STAGING_SLAB_COUNT = 2;
+/** A run descriptor in the run table: first page, page count, byte offset in the slab (three u32). */
+export const RUN_DESCRIPTOR_WORDS = 3;
+/**
+ * From this many captured bytes on (more than the caches hold), the WebAssembly kernel leaves runs of
+ * at least `LONG_RUN_BYTES` to `copyWithin` from JavaScript. Measured on these machines: for copies
+ * that stream from DRAM, V8's `copyWithin` on shared memory runs about a quarter faster than wasm
+ * `memory.copy`, while on cache-resident data `memory.copy` is the faster one by a third.
+ */
+export const LARGE_CAPTURE_BYTES = 8 * 1024 * 1024;
+/** Runs at least this long go to `copyWithin` in a large capture: 64 KiB. */
+export const LONG_RUN_BYTES = 64 * 1024;
+
+/** Default time a guest may take to reach a safe point after `pause()`. */
+export const DEFAULT_PAUSE_TIMEOUT_MS = 5_000;
+/** Default hard cap on requests queued in an in-process guest (while paused or busy). */
+export const DEFAULT_MAX_QUEUED_REQUESTS = 65_536;
+/** Default queue depth at which `submit()` starts returning false: wait for `'drain'` then. */
+export const DEFAULT_QUEUE_HIGH_WATER_MARK = 4_096;
+/**
+ * Requests an in-process guest runs back to back before it yields to the event loop, so timers (the
+ * epoch timer among them) and sockets are not starved by a long queue.
+ */
+export const DEFAULT_REQUESTS_PER_TURN = 1_024;
+/** Default time a worker guest's `run()` has to return after `close()` before the worker is terminated. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;

@@ -1,0 +1,107 @@
+/** Every error code this package throws, rejects with or emits. */
+export type McCoreErrorCode =
+  | 'MC_ERR_INVALID_OPTION'
+  | 'MC_ERR_INVALID_ARGUMENT'
+  | 'MC_ERR_OUT_OF_BOUNDS'
+  | 'MC_ERR_MEMORY_ALLOCATION'
+  | 'MC_ERR_KERNEL_UNAVAILABLE'
+  | 'MC_ERR_SLAB_BUSY'
+  | 'MC_ERR_GUEST_STATE'
+  | 'MC_ERR_PAUSE_TIMEOUT'
+  | 'MC_ERR_GUEST_QUEUE_FULL'
+  | 'MC_ERR_GUEST_CLOSED'
+  | 'MC_ERR_GUEST_FAILED';
+
+/** Base class: every error from this package has a stable `code` and keeps its `cause`. */
+export class McCoreError extends Error {
+  readonly code: McCoreErrorCode;
+  constructor(code: McCoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option passed to a factory is missing, of the wrong type or out of range. */
+export class InvalidOptionError extends McCoreError {
+  constructor(option: string, message: string) {
+    super('MC_ERR_INVALID_OPTION', `option ${option}: ${message}`);
+  }
+}
+
+/** A method was called with an argument of the wrong type or shape. */
+export class InvalidArgumentError extends McCoreError {
+  constructor(message: string) {
+    super('MC_ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+/** An offset, length, page index or page run falls outside guest memory or the data given. */
+export class OutOfBoundsError extends McCoreError {
+  constructor(message: string) {
+    super('MC_ERR_OUT_OF_BOUNDS', message);
+  }
+}
+
+/** The engine refused to allocate the shared memory (too large for this process or this machine). */
+export class MemoryAllocationError extends McCoreError {
+  constructor(bytes: number, cause: unknown) {
+    super('MC_ERR_MEMORY_ALLOCATION', `could not allocate a shared memory of ${bytes} bytes`, { cause });
+  }
+}
+
+/** `kernel: 'wasm'` was asked for but the WebAssembly kernel cannot be instantiated here. */
+export class KernelUnavailableError extends McCoreError {
+  constructor(cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('MC_ERR_KERNEL_UNAVAILABLE', `the WebAssembly capture kernel is unavailable: ${detail}`, { cause });
+  }
+}
+
+/**
+ * Both staging slabs hold captures that were not released. Nothing was swapped: the dirty pages are
+ * still dirty. Release a capture (its checkpoint was shipped) or stretch the epoch.
+ */
+export class SlabBusyError extends McCoreError {
+  constructor() {
+    super('MC_ERR_SLAB_BUSY', 'both staging slabs hold unreleased captures; release one before capturing');
+  }
+}
+
+/** A guest method was called in a state that does not allow it (resume while pausing, use after close). */
+export class GuestStateError extends McCoreError {
+  constructor(message: string) {
+    super('MC_ERR_GUEST_STATE', message);
+  }
+}
+
+/** The guest did not reach a safe point in time; the pause request was withdrawn and the guest runs on. */
+export class PauseTimeoutError extends McCoreError {
+  constructor(timeoutMs: number) {
+    super('MC_ERR_PAUSE_TIMEOUT', `the guest did not reach a safe point within ${timeoutMs} ms`);
+  }
+}
+
+/** The caller kept submitting after `submit()` returned false, and the queue reached its hard cap. */
+export class GuestQueueFullError extends McCoreError {
+  constructor(maxQueuedRequests: number) {
+    super(
+      'MC_ERR_GUEST_QUEUE_FULL',
+      `the guest already queues maxQueuedRequests ${maxQueuedRequests} requests; wait for 'drain'`,
+    );
+  }
+}
+
+/** The guest was closed; it takes no more requests and never resumes. */
+export class GuestClosedError extends McCoreError {
+  constructor(message = 'the guest is closed') {
+    super('MC_ERR_GUEST_CLOSED', message);
+  }
+}
+
+/** The workload threw or its worker died; the guest stops and the original error is the `cause`. */
+export class GuestFailedError extends McCoreError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_GUEST_FAILED', message, { cause });
+  }
+}

@@ -1,0 +1,53 @@
+import type { GuestMemory } from '../guest-memory.js';
+
+/**
+ * Where a guest's output goes: `target` says to whom (for a network service, a connection id),
+ * `data` is the bytes, owned by the sink from then on. The engine replaces the sink with its cork
+ * queue, which holds output until the checkpoint covering it is acknowledged; unprotected, a sink
+ * writes straight to the outside world.
+ */
+export type OutputSink = (target: number, data: Uint8Array) => void;
+
+/**
+ * - `running`: the workload may write guest memory and produce output.
+ * - `pausing`: a pause was requested; the workload has not reached a safe point yet.
+ * - `paused`: at a safe point; nothing writes guest memory or produces output until `resume()`.
+ * - `stopped`: closed, or the workload finished; nothing will ever write again.
+ * - `failed`: the workload threw or its thread died; see the `'error'` event.
+ */
+export type GuestState = 'running' | 'pausing' | 'paused' | 'stopped' | 'failed';
+
+/** Options of `Guest.pause()`. */
+export interface PauseOptions {
+  /**
+   * Time allowed to reach a safe point, in milliseconds; on expiry the request is withdrawn, the
+   * guest runs on and the promise rejects with `MC_ERR_PAUSE_TIMEOUT`. 0 waits forever.
+   * @default the guest's `pauseTimeoutMs`
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * What the engine needs from a protected workload: stop it at a safe point, let it go on, reach its
+ * memory, and route its output.
+ */
+export interface Guest {
+  readonly kind: 'in-process' | 'worker';
+  /** The memory the workload keeps all its state in. */
+  readonly memory: GuestMemory;
+  readonly state: GuestState;
+  /**
+   * Asks the workload to stop at its next safe point. Resolves once it is there: from then until
+   * `resume()`, guest memory does not change and no output is produced, and every output produced
+   * before has reached the sink. Resolves at once if already paused or stopped.
+   */
+  pause(options?: PauseOptions): Promise<void>;
+  /** Lets a paused workload go on. A no-op while running; throws `MC_ERR_GUEST_STATE` while pausing. */
+  resume(): void;
+  /** Routes output from now on to `sink` (the engine installs its cork queue here). */
+  setOutput(sink: OutputSink): void;
+  /** Stops the workload for good and releases its resources. Idempotent. */
+  close(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): this;
+  off(event: 'error', listener: (error: Error) => void): this;
+}

@@ -1,0 +1,46 @@
+import type { GuestMemoryHandle } from '../guest-memory.js';
+
+/**
+ * The control word a worker guest polls at its safe points: one Int32 in shared memory holding the
+ * requested state in its low two bits and a pause request number above them. The number matters:
+ * a worker waits with `Atomics.wait(word, value)`, so a resume followed at once by a new pause
+ * still changes the value and wakes it, where a bare state would read "pause" twice and sleep on.
+ */
+export const CONTROL_RUN = 0;
+export const CONTROL_PAUSE = 1;
+export const CONTROL_STOP = 2;
+
+const ID_MASK = 0x1fffffff;
+
+/** The word's value for request number `id` in `state`. */
+export function controlValue(id: number, state: number): number {
+  return ((id & ID_MASK) << 2) | state;
+}
+
+export function controlState(value: number): number {
+  return value & 3;
+}
+
+export function controlId(value: number): number {
+  return (value >>> 2) & ID_MASK;
+}
+
+/** Next pause request number. */
+export function nextControlId(id: number): number {
+  return (id + 1) & ID_MASK;
+}
+
+/** What the worker bootstrap receives in `workerData`. */
+export interface WorkerBootData {
+  readonly handle: GuestMemoryHandle;
+  readonly control: SharedArrayBuffer;
+  /** URL of the workload module. */
+  readonly module: string;
+  readonly data: unknown;
+}
+
+/** Messages from the worker to its guest, in order on one port. */
+export type WorkerGuestMessage =
+  | { readonly type: 'paused'; readonly id: number }
+  | { readonly type: 'output'; readonly target: number; readonly data: Uint8Array }
+  | { readonly type: 'done' };

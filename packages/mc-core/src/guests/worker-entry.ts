@@ -1,0 +1,74 @@
+// The bootstrap every worker guest runs: attaches guest memory, builds the context and calls the
+// workload module's `run(context)`. Built to dist/worker-entry.js; run from source under tsx in tests.
+
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import { attachGuestMemory } from '../guest-memory.js';
+import {
+  CONTROL_PAUSE,
+  CONTROL_STOP,
+  controlId,
+  controlState,
+  type WorkerBootData,
+  type WorkerGuestMessage,
+} from './control-word.js';
+import type { WorkerGuestContext, WorkerGuestRun } from './worker.js';
+
+const boot = workerData as WorkerBootData;
+const port = parentPort!;
+const control = new Int32Array(boot.control);
+const memory = attachGuestMemory(boot.handle);
+let stopping = false;
+let acked = -1;
+
+function post(message: WorkerGuestMessage, transfer?: ArrayBuffer[]): void {
+  port.postMessage(message, transfer);
+}
+
+function safePoint(): boolean {
+  let value = Atomics.load(control, 0);
+  while (controlState(value) === CONTROL_PAUSE) {
+    const id = controlId(value);
+    if (id !== acked) {
+      // Posted after every output of this epoch on the same port: the guest resolves pause() only
+      // once all of them have reached the sink.
+      post({ type: 'paused', id });
+      acked = id;
+    }
+    Atomics.wait(control, 0, value);
+    value = Atomics.load(control, 0);
+  }
+  if (controlState(value) === CONTROL_STOP) stopping = true;
+  return !stopping;
+}
+
+const context: WorkerGuestContext = {
+  memory,
+  data: boot.data,
+  get stopping() {
+    return stopping;
+  },
+  safePoint,
+  output(target, data) {
+    if (!Number.isSafeInteger(target)) throw new TypeError('output: target must be an integer');
+    if (!(data instanceof Uint8Array)) throw new TypeError('output: data must be a Uint8Array');
+    // A copy: the caller may pass a view of guest memory, which the next write would change.
+    const copy = new Uint8Array(data);
+    post({ type: 'output', target, data: copy }, [copy.buffer]);
+  },
+};
+
+const workload = (await import(
+  boot.module.startsWith('file:') ? boot.module : pathToFileURL(boot.module).href
+)) as {
+  default?: unknown;
+  run?: unknown;
+};
+const run = (typeof workload.default === 'function' ? workload.default : workload.run) as
+  | WorkerGuestRun
+  | undefined;
+if (typeof run !== 'function') {
+  throw new TypeError(`${boot.module} exports no run function (default export or named 'run')`);
+}
+if (safePoint()) await run(context);
+post({ type: 'done' });
