@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * etcd arbiter for microcheckpoint (in progress).
+ */
+export {};
