@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { FRAME_HEADER_BYTES } from './constants.js';
+import { FRAME_HEADER_BYTES, SMALL_FRAME_BYTES } from './constants.js';
 import {
   ChannelClosedError,
   FrameTooLargeError,
@@ -10,7 +10,7 @@ import {
   type TransportError,
 } from './errors.js';
 import { FrameDecoder, type Message } from './frame-decoder.js';
-import { encodeFrameHeader } from './frame-header.js';
+import { encodeFrame, encodeFrameHeader } from './frame-header.js';
 import { MessageIterator } from './message-iterator.js';
 import type { ResolvedChannelOptions } from './options.js';
 
@@ -99,8 +99,9 @@ export class Channel extends EventEmitter<ChannelEvents> {
 
   /**
    * Sends one frame. `payload` is one buffer or several parts; parts are written as they are
-   * (gathered by the socket's vectored write) and never concatenated or copied by this method. The
-   * caller must not modify them until `'drain'` (or until they are known written).
+   * (gathered by the socket's vectored write) and never concatenated or copied by this method,
+   * except for frames of at most 8 KiB, which are copied once into a single write. The caller must
+   * not modify the parts of a larger frame until `'drain'` (or until they are known written).
    *
    * @returns false when the queue reached the high-water mark: wait for `'drain'` before sending more.
    * @throws FrameTooLargeError over `maxPayloadBytes`; SendQueueFullError past `maxQueuedBytes`;
@@ -120,14 +121,19 @@ export class Channel extends EventEmitter<ChannelEvents> {
     if (this.#socket.writableLength + frameBytes > this.#options.maxQueuedBytes) {
       throw new SendQueueFullError(this.#socket.writableLength, this.#options.maxQueuedBytes);
     }
-    const header = new Uint8Array(FRAME_HEADER_BYTES);
-    encodeFrameHeader(header, 0, type, flags, parts, this.#options.checksum);
-
-    // Corked writes leave the socket as one writev: header and parts, no joining copy.
-    this.#socket.cork();
-    this.#socket.write(header);
-    for (const part of parts) if (part.byteLength > 0) this.#socket.write(part);
-    this.#socket.uncork();
+    if (length <= SMALL_FRAME_BYTES) {
+      // Below a few KiB one copy into a single buffer costs less than the per-write overhead of a
+      // corked writev of header and parts.
+      this.#socket.write(encodeFrame(type, parts, flags, this.#options.checksum));
+    } else {
+      const header = new Uint8Array(FRAME_HEADER_BYTES);
+      encodeFrameHeader(header, 0, type, flags, parts, this.#options.checksum);
+      // Corked writes leave the socket as one writev: header and parts, no joining copy.
+      this.#socket.cork();
+      this.#socket.write(header);
+      for (const part of parts) if (part.byteLength > 0) this.#socket.write(part);
+      this.#socket.uncork();
+    }
 
     this.#stats.framesSent++;
     this.#stats.bytesSent += frameBytes;

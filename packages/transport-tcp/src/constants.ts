@@ -11,6 +11,11 @@ export const MAX_FRAME_FLAGS = 0xffff;
 /** The length field is 32 bits, so no configuration may allow more than this. */
 export const FRAME_LENGTH_LIMIT_BYTES = 0xffff_ffff;
 
+/**
+ * Payloads up to this size are copied with their header into one buffer and written once; larger
+ * ones go out as a corked vectored write without copying.
+ */
+export const SMALL_FRAME_BYTES = 8 * 1024;
 /** Default largest payload accepted or sent: 64 MiB. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 /** Default bytes queued in the socket before `send()` returns false and the caller waits for 'drain'. */
