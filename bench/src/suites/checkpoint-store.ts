@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import {
   type CheckpointStore,
+  type CheckpointStoreOptions,
   type CodecPolicy,
   createCheckpointStore,
   xbzrleDecodeWith,
@@ -12,7 +13,9 @@ import type { BenchSuite, SuiteOptions } from '../suite.js';
 
 // What the secondary's store costs: commit and materialize throughput against a contiguous copy of
 // the same bytes, XBZRLE encode/decode against a copy of the page, and RAM per byte protected on
-// four page mixes (a plain second copy is 1.0).
+// four page mixes (a plain second copy is 1.0). Stores are created with backgroundCpuShare 0 so that
+// no automatic slice runs between benny cycles: background work is measured where it is called
+// (maintain), and "settled" means maintain() has no work left.
 
 const P = 4096;
 const MB = 1e6;
@@ -100,12 +103,22 @@ function kvImage(
 
 type Mix = 'zero-heavy' | 'text-like' | 'kv-after-updates' | 'random';
 
-/** Feeds a mix into a store epoch by epoch; returns the peak of ramBytes seen after any call. */
-function loadMix(store: CheckpointStore, mix: Mix, pages: number): number {
+/** Runs background work until none is left. */
+function settle(store: CheckpointStore): void {
+  while (store.maintain(1000)) {
+    // maintain() returns false once nothing is pending and RAM is tidy.
+  }
+}
+
+/**
+ * Feeds a mix into a store epoch by epoch; with `trackPeak`, returns the peak of ramBytes seen after
+ * any call (stats() is O(pages), so only the budget cases pay for it).
+ */
+function loadMix(store: CheckpointStore, mix: Mix, pages: number, trackPeak = false): number {
   let epoch = 0;
   let peak = 0;
   const track = () => {
-    peak = Math.max(peak, store.stats().ramBytes);
+    if (trackPeak) peak = Math.max(peak, store.stats().ramBytes);
   };
   const putAll = (dirty: Iterable<number>, image: Uint8Array) => {
     store.begin(++epoch);
@@ -147,14 +160,25 @@ async function throughputCases(options: SuiteOptions): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
 
   // Commit: begin, put the dirty pages (two alternating versions, so every epoch is new content), commit.
+  // This is what the secondary does before it ACKs. "+ settle" also runs the background compression
+  // of every page committed, so it is the throughput the store sustains when nothing is idle.
   const versions = [0, 1].map((v) => {
     const bytes = new Uint8Array(dirtyPages * P);
     for (let k = 0; k < dirtyPages; k++) textPage(bytes.subarray(k * P, k * P + P), k * 2 + v + 1);
     return bytes;
   });
   const copyTarget = new Uint8Array(dirtyPages * P);
-  const policies: CodecPolicy[] = ['tiered', 'raw', 'zstd'];
-  const stores = policies.map((codecPolicy) => createCheckpointStore({ pageCount: pages, codecPolicy }));
+  const commitVariants: Array<{ label: string; options: CheckpointStoreOptions; settle: boolean }> = [
+    { label: 'tiered, deferred (default)', options: {}, settle: false },
+    { label: 'tiered, inline', options: { deferCompression: false }, settle: false },
+    { label: 'lz4, inline', options: { codecPolicy: 'lz4', deferCompression: false }, settle: false },
+    { label: 'raw', options: { codecPolicy: 'raw' }, settle: false },
+    { label: 'tiered, deferred + settle', options: {}, settle: true },
+    { label: 'lz4, deferred + settle', options: { codecPolicy: 'lz4' }, settle: true },
+  ];
+  const stores = commitVariants.map(({ options: o }) =>
+    createCheckpointStore({ pageCount: pages, backgroundCpuShare: 0, ...o }),
+  );
   const epochs = stores.map(() => 0);
   const commitOnce = (i: number) => {
     const store = stores[i]!;
@@ -163,21 +187,22 @@ async function throughputCases(options: SuiteOptions): Promise<BenchCase[]> {
     store.begin(epoch);
     for (let k = 0; k < dirtyPages; k++) store.put((k * 7) % pages, src.subarray(k * P, k * P + P));
     store.commit(epoch);
+    if (commitVariants[i]!.settle) settle(store);
   };
   const commitOps = await opsPerSecond(
     'checkpoint-store commit',
     [
-      ...policies.map((policy, i) => ({ name: `commit ${policy}`, fn: () => commitOnce(i) })),
+      ...commitVariants.map(({ label }, i) => ({ name: `commit ${label}`, fn: () => commitOnce(i) })),
       { name: 'contiguous copy', fn: () => copyTarget.set(versions[0]!) },
     ],
     options,
   );
   const commitBytes = dirtyPages * P;
-  const copyCommit = (commitOps[policies.length]! * commitBytes) / MB;
-  policies.forEach((policy, i) => {
+  const copyCommit = (commitOps[commitVariants.length]! * commitBytes) / MB;
+  commitVariants.forEach(({ label }, i) => {
     cases.push(
       benchCase(
-        `commit ${dirtyPages} dirty pages, ${policy} (MB/s)`,
+        `commit ${dirtyPages} dirty pages, ${label} (MB/s)`,
         'MB/s',
         (commitOps[i]! * commitBytes) / MB,
         copyCommit,
@@ -186,46 +211,41 @@ async function throughputCases(options: SuiteOptions): Promise<BenchCase[]> {
   });
   for (const store of stores) store.close();
 
-  // Materialize: the whole committed image of a key-value table, per policy, against one copy.
-  const matPolicies: CodecPolicy[] = ['tiered', 'raw'];
-  const matStores = matPolicies.map((codecPolicy) => {
-    const store = createCheckpointStore({ pageCount: pages, codecPolicy });
-    loadMix(store, 'kv-after-updates', pages);
+  // Materialize (what failover runs): the whole committed image once background work has settled,
+  // against one contiguous copy of the same bytes.
+  const matVariants: Array<{ label: string; mix: Mix; codecPolicy: CodecPolicy }> = [
+    { label: 'kv image, tiered', mix: 'kv-after-updates', codecPolicy: 'tiered' },
+    { label: 'kv image, raw', mix: 'kv-after-updates', codecPolicy: 'raw' },
+    { label: 'zero-heavy image, tiered', mix: 'zero-heavy', codecPolicy: 'tiered' },
+    { label: 'text-like image, tiered (zstd pages)', mix: 'text-like', codecPolicy: 'tiered' },
+    { label: 'text-like image, lz4', mix: 'text-like', codecPolicy: 'lz4' },
+  ];
+  const matStores = matVariants.map(({ mix, codecPolicy }) => {
+    const store = createCheckpointStore({ pageCount: pages, codecPolicy, backgroundCpuShare: 0 });
+    loadMix(store, mix, pages);
+    settle(store);
     return store;
   });
-  const zeroHeavy = createCheckpointStore({ pageCount: pages });
-  loadMix(zeroHeavy, 'zero-heavy', pages);
   const image = new Uint8Array(pages * P);
   const imageCopy = new Uint8Array(pages * P);
   matStores[0]!.materialize(imageCopy);
   const matOps = await opsPerSecond(
     'checkpoint-store materialize',
     [
-      ...matPolicies.map((policy, i) => ({
-        name: `materialize kv ${policy}`,
+      ...matVariants.map(({ label }, i) => ({
+        name: `materialize ${label}`,
         fn: () => matStores[i]!.materialize(image),
       })),
-      { name: 'materialize zero-heavy', fn: () => zeroHeavy.materialize(image) },
       { name: 'contiguous copy', fn: () => image.set(imageCopy) },
     ],
     options,
   );
   const imageBytes = pages * P;
-  const copyImage = (matOps[matPolicies.length + 1]! * imageBytes) / MB;
-  matPolicies.forEach((policy, i) => {
-    cases.push(
-      benchCase(`materialize kv image, ${policy} (MB/s)`, 'MB/s', (matOps[i]! * imageBytes) / MB, copyImage),
-    );
+  const copyImage = (matOps[matVariants.length]! * imageBytes) / MB;
+  matVariants.forEach(({ label }, i) => {
+    cases.push(benchCase(`materialize ${label} (MB/s)`, 'MB/s', (matOps[i]! * imageBytes) / MB, copyImage));
   });
-  cases.push(
-    benchCase(
-      'materialize zero-heavy image (MB/s)',
-      'MB/s',
-      (matOps[matPolicies.length]! * imageBytes) / MB,
-      copyImage,
-    ),
-  );
-  for (const store of [...matStores, zeroHeavy]) store.close();
+  for (const store of matStores) store.close();
 
   // XBZRLE on realistic deltas: a few words, half the page (every other 32 bytes), every byte.
   const oldPage = new Uint8Array(P);
@@ -290,19 +310,32 @@ function memoryCases(options: SuiteOptions): BenchCase[] {
   const mixes: Mix[] = ['zero-heavy', 'text-like', 'kv-after-updates', 'random'];
   for (const mix of mixes) {
     for (const codecPolicy of ['tiered', 'zstd'] as const) {
-      const store = createCheckpointStore({ pageCount: pages, codecPolicy });
+      const store = createCheckpointStore({ pageCount: pages, codecPolicy, backgroundCpuShare: 0 });
       loadMix(store, mix, pages);
-      const { ramBytes, logicalBytes } = store.stats();
       // Baseline 1.0: a plain second copy of the protected memory.
+      if (codecPolicy === 'tiered') {
+        const before = store.stats();
+        cases.push(
+          benchCase(
+            `RAM/logical ${mix}, tiered, no offload, before background`,
+            'ratio',
+            before.ramBytes / before.logicalBytes,
+            1,
+          ),
+        );
+      }
+      settle(store);
+      const { ramBytes, logicalBytes } = store.stats();
       cases.push(
         benchCase(`RAM/logical ${mix}, ${codecPolicy}, no offload`, 'ratio', ramBytes / logicalBytes, 1),
       );
       store.close();
     }
-    // With offload: a budget of a quarter of the image; the peak of ramBytes over every call.
+    // With offload: a budget of a quarter of the image, no background work at all (every page is
+    // compressed under pressure, the worst case); the peak of ramBytes over every call.
     const budget = (pages * P) / 4;
-    const store = createCheckpointStore({ pageCount: pages, ramBudgetBytes: budget });
-    const peak = loadMix(store, mix, pages);
+    const store = createCheckpointStore({ pageCount: pages, ramBudgetBytes: budget, backgroundCpuShare: 0 });
+    const peak = loadMix(store, mix, pages, true);
     cases.push(benchCase(`peak RAM vs budget ${mix}, offload (MB)`, 'MB', peak / MB, budget / MB));
     store.close();
   }

@@ -25,6 +25,11 @@ export class BlobTable {
   offset = new Int32Array(0);
   hashLo = new Uint32Array(0);
   hashHi = new Uint32Array(0);
+  /**
+   * 1 while the record awaits background work: a raw page not yet compressed, or (under `tiered`) an
+   * LZ4 page that LZ4 shrank poorly and zstd may shrink further. Only RAM records are pending.
+   */
+  pending = new Uint8Array(0);
   /** Next blob in the same hash bucket, or in the free list. */
   private next = new Int32Array(0);
   private buckets = new Int32Array(0);
@@ -50,6 +55,7 @@ export class BlobTable {
       this.offset.byteLength +
       this.hashLo.byteLength +
       this.hashHi.byteLength +
+      this.pending.byteLength +
       this.next.byteLength +
       this.buckets.byteLength
     );
@@ -70,6 +76,7 @@ export class BlobTable {
   release(id: number): void {
     this.tier[id] = TIER_FREE;
     this.refs[id] = 0;
+    this.pending[id] = 0;
     this.next[id] = this.freeHead;
     this.freeHead = id;
     this.live--;
@@ -126,6 +133,7 @@ export class BlobTable {
     this.offset = grow(this.offset, (n) => new Int32Array(n));
     this.hashLo = grow(this.hashLo, (n) => new Uint32Array(n));
     this.hashHi = grow(this.hashHi, (n) => new Uint32Array(n));
+    this.pending = grow(this.pending, (n) => new Uint8Array(n));
     this.next = grow(this.next, (n) => new Int32Array(n));
     this.capacity = capacity;
     // Free rows, lowest first.

@@ -2,8 +2,10 @@
  * @packageDocumentation
  * The secondary's copy of protected memory for micro-checkpointing, at a fraction of 2x: a staging
  * area with all-or-nothing commit, zero pages stored as nothing, XBZRLE deltas (QEMU's format, with a
- * WebAssembly SIMD kernel), LZ4 with a zstd strong tier, content-hash deduplication, and flash
- * offload under a RAM budget.
+ * WebAssembly SIMD kernel), LZ4 with a zstd tier for poorly shrinking pages, content-hash
+ * deduplication, and flash offload under a RAM budget. Commits store pages raw; compression runs
+ * afterwards, off the critical path (`maintain()` or automatic background slices), and inside a
+ * commit only when the RAM budget requires it.
  *
  * @example
  * ```ts
@@ -15,6 +17,7 @@
  * store.commit(1);
  * const image = new Uint8Array(4096 * 256);
  * store.materialize(image); // what failover runs
+ * while (store.maintain(2)) {} // or let the automatic background slices compress, between epochs
  * console.log(store.stats().ramRatio);
  * store.close();
  * ```
@@ -36,7 +39,11 @@ export {
 } from './codecs/xbzrle.js';
 export { isZeroPage } from './codecs/zero-page.js';
 export {
+  BACKGROUND_SLICE_MS,
+  DEFAULT_BACKGROUND_CPU_SHARE,
   DEFAULT_CODEC_POLICY,
+  DEFAULT_DEFER_COMPRESSION,
+  DEFAULT_MAINTAIN_BUDGET_MS,
   DEFAULT_PAGE_COUNT,
   DEFAULT_PAGE_SIZE_BYTES,
   DEFAULT_RAM_BUDGET_BYTES,

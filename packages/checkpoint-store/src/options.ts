@@ -1,6 +1,8 @@
 import { tmpdir } from 'node:os';
 import {
+  DEFAULT_BACKGROUND_CPU_SHARE,
   DEFAULT_CODEC_POLICY,
+  DEFAULT_DEFER_COMPRESSION,
   DEFAULT_PAGE_COUNT,
   DEFAULT_PAGE_SIZE_BYTES,
   DEFAULT_RAM_BUDGET_BYTES,
@@ -12,8 +14,10 @@ import { InvalidOptionError } from './errors.js';
 
 /**
  * How pages are compressed.
- * - `tiered`: LZ4 when a page is staged (fast); under RAM pressure cold pages are recompressed with
- *   zstd level 1 (the strong tier) before any is offloaded. Without zstd-napi installed, LZ4 only.
+ * - `tiered`: LZ4 (fast to decode at failover); a page that LZ4 shrinks poorly (to more than half a
+ *   page, e.g. text) is also tried with zstd level 1 and stored with zstd when that saves at least
+ *   1/8 more. Under RAM pressure cold LZ4 pages are recompressed with zstd (the strong tier) before
+ *   any is offloaded. Without zstd-napi installed, LZ4 only.
  * - `lz4`: LZ4 only.
  * - `zstd`: zstd level 1 for every page; creating the store throws `CodecUnavailableError` when
  *   zstd-napi is not installed.
@@ -61,6 +65,22 @@ export interface CheckpointStoreOptions {
    * @default pageSize * pageCount (a full image)
    */
   maxCheckpointBytes?: number;
+  /**
+   * Whether compression is taken off the commit path. When true, `put` stores pages raw (after the
+   * zero-page check and deduplication) and they are compressed afterwards, by `maintain()` or by the
+   * automatic background slices (see `backgroundCpuShare`), or synchronously when RAM would
+   * otherwise exceed `ramBudgetBytes`. When false, `put` compresses every page before it returns.
+   * @default true
+   */
+  deferCompression?: boolean;
+  /**
+   * Share of one core, from 0 to 1, that automatic background compression may use: after a commit
+   * or abort the store runs slices of about 1 ms on the event loop (unref'd timers, so they never
+   * keep the process alive) and spaces them so that they take at most this share of wall-clock
+   * time, until nothing is pending. 0 turns automatic work off: the engine calls `maintain()`.
+   * @default 0.5
+   */
+  backgroundCpuShare?: number;
 }
 
 /** Options with every default applied. */
@@ -71,6 +91,8 @@ export interface ResolvedOptions {
   offloadDirectory: string;
   codecPolicy: CodecPolicy;
   maxCheckpointBytes: number;
+  deferCompression: boolean;
+  backgroundCpuShare: number;
 }
 
 const POLICIES: readonly CodecPolicy[] = ['tiered', 'lz4', 'zstd', 'raw'];
@@ -81,6 +103,8 @@ const KNOWN = new Set([
   'offloadDirectory',
   'codecPolicy',
   'maxCheckpointBytes',
+  'deferCompression',
+  'backgroundCpuShare',
 ]);
 
 /** Applies defaults and validates every option; throws `InvalidOptionError` naming the option. */
@@ -141,5 +165,25 @@ export function resolveOptions(options: CheckpointStoreOptions): ResolvedOptions
       `must be an integer of at least one page (${pageSize} bytes), got ${maxCheckpointBytes}`,
     );
   }
-  return { pageSize, pageCount, ramBudgetBytes, offloadDirectory, codecPolicy, maxCheckpointBytes };
+  const deferCompression = options.deferCompression ?? DEFAULT_DEFER_COMPRESSION;
+  if (typeof deferCompression !== 'boolean') {
+    throw new InvalidOptionError('deferCompression', `must be a boolean, got ${String(deferCompression)}`);
+  }
+  const backgroundCpuShare = options.backgroundCpuShare ?? DEFAULT_BACKGROUND_CPU_SHARE;
+  if (typeof backgroundCpuShare !== 'number' || !(backgroundCpuShare >= 0 && backgroundCpuShare <= 1)) {
+    throw new InvalidOptionError(
+      'backgroundCpuShare',
+      `must be a number from 0 to 1, got ${String(backgroundCpuShare)}`,
+    );
+  }
+  return {
+    pageSize,
+    pageCount,
+    ramBudgetBytes,
+    offloadDirectory,
+    codecPolicy,
+    maxCheckpointBytes,
+    deferCompression,
+    backgroundCpuShare,
+  };
 }

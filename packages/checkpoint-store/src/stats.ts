@@ -25,8 +25,22 @@ export interface CheckpointStoreStats {
   stagedBytes: number;
   maxCheckpointBytes: number;
   codecPolicy: CodecPolicy;
-  /** Whether cold pages are recompressed with zstd under RAM pressure (`tiered` with zstd-napi). */
+  /**
+   * Whether `tiered` has zstd (zstd-napi installed): pages that LZ4 shrinks poorly are stored with
+   * zstd, and cold LZ4 pages are recompressed with zstd under RAM pressure.
+   */
   strongTier: boolean;
+  /** Whether pages are committed raw and compressed afterwards (`deferCompression`). */
+  deferCompression: boolean;
+  /** Share of a core automatic background work may use (0 when it is off). */
+  backgroundCpuShare: number;
+  /**
+   * Committed pages whose record awaits background compression: stored raw (or, under `tiered`, as
+   * a poorly shrinking LZ4 page that zstd may shrink further). 0 once background work has settled.
+   */
+  pendingPages: number;
+  /** Distinct records awaiting background compression, staged ones included. */
+  pendingRecords: number;
   /** Committed pages by the form they are stored in. */
   pagesByCodec: Record<StoredCodec, number>;
   /** Committed pages that are all zeros (stored as nothing). */
@@ -47,6 +61,19 @@ export interface CheckpointStoreStats {
   promotedRecords: number;
   /** LZ4 records recompressed with zstd (the strong tier) under RAM pressure. */
   recompressedRecords: number;
+  /** Pending records compressed by `maintain()` or the automatic background slices. */
+  compressedInBackground: number;
+  /**
+   * Pending records compressed synchronously inside `put` because RAM would otherwise have exceeded
+   * the budget (the only compression on the commit path when it is deferred).
+   */
+  compressedUnderPressure: number;
+  /** Milliseconds spent in background work (`maintain()` and automatic slices). */
+  backgroundMs: number;
+  /** Automatic background slices that threw (each stops the schedule until the next commit). */
+  backgroundErrors: number;
+  /** What the last failed automatic slice threw, if any. */
+  lastBackgroundError: unknown;
   slabCompactions: number;
   segmentCompactions: number;
   /** Pages staged so far, by the codec they arrived in. */

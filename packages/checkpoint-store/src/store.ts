@@ -1,14 +1,19 @@
+import { performance } from 'node:perf_hooks';
 import { xxh64 } from '@node-rs/xxhash';
+import { BackgroundScheduler } from './background.js';
 import { BlobTable, TIER_DISK, TIER_RAM } from './blob-table.js';
 import { PAGE_CODEC_IDS, type PageCodec, type StoredCodec } from './codecs/codec-ids.js';
-import { lz4Compress, lz4DecompressInto } from './codecs/lz4.js';
+import { lz4DecompressInto } from './codecs/lz4.js';
+import { Lz4BatchDecoder, loadLz4Wasm } from './codecs/lz4-wasm.js';
 import { decodeWith } from './codecs/xbzrle.js';
 import { isZeroPage, sameBytes } from './codecs/zero-page.js';
 import { loadZstd, type ZstdCodec, zstdLoadError } from './codecs/zstd.js';
 import {
+  BACKGROUND_SLICE_MS,
+  DEFAULT_MAINTAIN_BUDGET_MS,
   DISK_COMPACT_MIN_DEAD_BYTES,
-  MIN_SAVING_FRACTION,
   RECORD_HEADER_BYTES,
+  RESERVE_MAX_SLABS,
   SLAB_PAGES,
   TIDY_WASTE_FRACTION,
 } from './constants.js';
@@ -25,6 +30,7 @@ import {
   StoreClosedError,
 } from './errors.js';
 import { type CheckpointStoreOptions, type CodecPolicy, resolveOptions } from './options.js';
+import { type EncodeScratch, PageCompressor } from './page-compressor.js';
 import { RamTier } from './ram-tier.js';
 import { readHeader, writeHeader } from './record.js';
 import type { CheckpointStoreStats } from './stats.js';
@@ -35,6 +41,8 @@ const NOT_STAGED = -2;
 const RAW = PAGE_CODEC_IDS.raw;
 const LZ4 = PAGE_CODEC_IDS.lz4;
 const ZSTD = PAGE_CODEC_IDS.zstd;
+// lz4-napi's blocks start with the page size as a 32-bit integer.
+const LZ4_PREFIX = 4;
 
 /** Places where tests inject failures to prove that no step can leave a mixed image behind. */
 export type FaultPoint =
@@ -45,6 +53,7 @@ export type FaultPoint =
   | 'put:store'
   | 'put:stage'
   | 'offload:write'
+  | 'compress:encode'
   | 'commit:swap'
   | 'commit:publish';
 
@@ -103,6 +112,15 @@ export interface CheckpointStore {
    * (what failover runs). Returns the committed epoch it wrote.
    */
   materialize(target: Uint8Array | SharedArrayBuffer): number | null;
+  /**
+   * Runs background work for about `budgetMs` milliseconds (at least one page, and then at most one
+   * page's compression past the budget): compresses pages that were committed raw, coldest slab
+   * first, then, once none is pending, tidies RAM slabs. Returns whether work is left. This is how
+   * the engine drives the work itself, e.g. `while (store.maintain(2)) await setImmediate()`, and
+   * what the automatic slices of `backgroundCpuShare` call. Never does I/O, never changes what a
+   * reader sees, and a throw leaves every page as it was.
+   */
+  maintain(budgetMs?: number): boolean;
   /** Counters and sizes; O(pageCount). */
   stats(): CheckpointStoreStats;
   /**
@@ -110,7 +128,10 @@ export interface CheckpointStore {
    * Throws `OffloadIoError` if copying a segment fails (the image stays readable).
    */
   compact(): void;
-  /** Releases RAM, closes and deletes the offload files. Idempotent. */
+  /**
+   * Releases RAM, cancels background work (pending pages are simply dropped), closes and deletes the
+   * offload files. Idempotent.
+   */
   close(): void;
 }
 
@@ -138,9 +159,9 @@ class Store implements CheckpointStore {
   private readonly budget: number;
   private readonly maxCheckpointBytes: number;
   private readonly policy: CodecPolicy;
-  private readonly primaryCodec: number;
-  private readonly strongTier: boolean;
-  private readonly maxKeepBytes: number;
+  private readonly deferCompression: boolean;
+  private readonly backgroundCpuShare: number;
+  private readonly compressor: PageCompressor;
   private readonly zstd: ZstdCodec | null;
   private readonly fault: (point: FaultPoint) => void;
   private readonly hashPage: (page: Uint8Array) => bigint;
@@ -149,6 +170,7 @@ class Store implements CheckpointStore {
   private readonly ram: RamTier;
   private readonly slabBytes: number;
   private readonly disk: DiskTier | null;
+  private readonly background: BackgroundScheduler;
   /** Committed page to blob, or ZERO. */
   private readonly pageBlob: Int32Array;
   /** Staged page to blob, ZERO, or NOT_STAGED. */
@@ -157,13 +179,14 @@ class Store implements CheckpointStore {
   private readonly undo: Int32Array;
   private stagedCount = 0;
 
-  // Scratch buffers, each owned by one activity so that nested work never clobbers another's bytes.
+  // Scratch buffers, each owned by one activity so that nested work never clobbers another's bytes:
+  // a put can reclaim RAM (rewriting a slab) while its own page sits in `inputPage` or `putOut`.
   private readonly inputPage: Uint8Array;
   private readonly probePage: Uint8Array;
   private readonly reclaimPage: Uint8Array;
   private readonly diskRecord: Uint8Array;
-  private readonly zstdOut: Uint8Array;
-  private readonly reclaimOut: Uint8Array;
+  private readonly putOut: EncodeScratch;
+  private readonly rewriteOut: EncodeScratch;
   private keepSlab: Uint8Array | null = null;
   private evictSlab: Uint8Array | null = null;
   private fixedBytes: number;
@@ -171,6 +194,14 @@ class Store implements CheckpointStore {
   private committed: number | null = null;
   private staging: number | null = null;
   private closed = false;
+  /** Whether RAM was tidied to within one slab of waste since the last change. */
+  private settled = true;
+  /**
+   * Empty slabs kept for the next checkpoint: as many as the last one filled (at most
+   * RESERVE_MAX_SLABS), so that a steady stream of checkpoints allocates no slab on the commit path.
+   * Dropped when background work settles.
+   */
+  private reserveSlabs = 0;
 
   private counters = {
     dedupHits: 0,
@@ -178,10 +209,15 @@ class Store implements CheckpointStore {
     evictedRecords: 0,
     promotedRecords: 0,
     recompressedRecords: 0,
+    compressedInBackground: 0,
+    compressedUnderPressure: 0,
+    backgroundMs: 0,
+    backgroundErrors: 0,
     slabCompactions: 0,
     segmentCompactions: 0,
     putsByCodec: { zero: 0, raw: 0, lz4: 0, zstd: 0, xbzrle: 0 } as Record<PageCodec, number>,
   };
+  private lastBackgroundError: unknown = undefined;
 
   constructor(options: CheckpointStoreOptions, hooks: StoreHooks) {
     const o = resolveOptions(options);
@@ -191,19 +227,20 @@ class Store implements CheckpointStore {
     this.budget = o.ramBudgetBytes;
     this.maxCheckpointBytes = o.maxCheckpointBytes;
     this.policy = o.codecPolicy;
+    this.deferCompression = o.deferCompression;
+    this.backgroundCpuShare = o.backgroundCpuShare;
     this.zstd = hooks.zstd !== undefined ? hooks.zstd : loadZstd();
     if (this.policy === 'zstd' && this.zstd === null) {
       throw new CodecUnavailableError('zstd', "codecPolicy 'zstd' needs the optional dependency zstd-napi", {
         cause: zstdLoadError(),
       });
     }
-    this.primaryCodec = this.policy === 'raw' ? RAW : this.policy === 'zstd' ? ZSTD : LZ4;
-    this.strongTier = this.policy === 'tiered' && this.zstd !== null;
-    this.maxKeepBytes = Math.floor(o.pageSize * (1 - MIN_SAVING_FRACTION));
+    this.compressor = new PageCompressor(this.policy, this.zstd, o.pageSize);
     this.fault = hooks.fault ?? (() => {});
     this.hashPage = hooks.hashPage ?? ((page) => xxh64(page));
 
-    this.slabBytes = o.pageSize * SLAB_PAGES;
+    // A slab holds exactly SLAB_PAGES raw records, so that pages committed raw waste no tail.
+    this.slabBytes = (o.pageSize + HDR) * SLAB_PAGES;
     this.ram = new RamTier(this.slabBytes);
     const n = o.pageCount;
     const finite = Number.isFinite(this.budget);
@@ -218,17 +255,24 @@ class Store implements CheckpointStore {
     this.probePage = new Uint8Array(p);
     this.reclaimPage = new Uint8Array(p);
     this.diskRecord = new Uint8Array(HDR + p);
-    const bound = this.zstd !== null ? this.zstd.bound(p) : 0;
-    this.zstdOut = new Uint8Array(bound);
-    this.reclaimOut = new Uint8Array(this.strongTier ? bound : 0);
+    // A deferred put never compresses: only rewrites (background, RAM pressure) need buffers.
+    this.putOut = this.deferCompression
+      ? { lz4: new Uint8Array(0), zstd: new Uint8Array(0) }
+      : this.compressor.newScratch();
+    this.rewriteOut = this.compressor.newScratch();
+    if (this.compressor.strongTier && this.rewriteOut.zstd.length === 0) {
+      this.rewriteOut.zstd = new Uint8Array(this.zstd!.bound(p));
+    }
     this.fixedBytes =
       4 * n * 4 +
       this.inputPage.byteLength +
       this.probePage.byteLength +
       this.reclaimPage.byteLength +
       this.diskRecord.byteLength +
-      this.zstdOut.byteLength +
-      this.reclaimOut.byteLength;
+      this.putOut.lz4.byteLength +
+      this.putOut.zstd.byteLength +
+      this.rewriteOut.lz4.byteLength +
+      this.rewriteOut.zstd.byteLength;
     if (finite) {
       this.keepSlabBuffer();
       this.evictSlabBuffer();
@@ -243,6 +287,15 @@ class Store implements CheckpointStore {
     } else {
       this.disk = null;
     }
+    this.background = new BackgroundScheduler(
+      (budgetMs) => this.backgroundWork(budgetMs),
+      this.deferCompression ? this.backgroundCpuShare : 0,
+      BACKGROUND_SLICE_MS,
+      (err) => {
+        this.counters.backgroundErrors++;
+        this.lastBackgroundError = err;
+      },
+    );
   }
 
   get committedEpoch(): number | null {
@@ -275,7 +328,7 @@ class Store implements CheckpointStore {
     if (epoch === null) throw new StagingStateError('no epoch is staging: call begin(epoch) first');
     this.checkIndex(pageIndex);
     if (!(data instanceof Uint8Array)) throw new InvalidArgumentError('data', 'must be a Uint8Array');
-    if (!Object.hasOwn(PAGE_CODEC_IDS, codec)) {
+    if (codec !== 'raw' && !Object.hasOwn(PAGE_CODEC_IDS, codec)) {
       throw new InvalidArgumentError('codec', `unknown codec ${String(codec)}`);
     }
     const already = this.stagedRef[pageIndex] !== NOT_STAGED;
@@ -300,10 +353,7 @@ class Store implements CheckpointStore {
         ref = found;
         hit = true;
       } else {
-        this.fault('put:encode');
-        const [stored, payload] = this.encodeForStorage(raw, codec, data);
-        this.fault('put:store');
-        ref = this.storeBlob(stored, payload, lo, hi);
+        ref = this.storeNew(raw, codec, data, lo, hi);
       }
     }
     try {
@@ -313,6 +363,7 @@ class Store implements CheckpointStore {
       throw err;
     }
     // From here nothing can fail: the page joins the staged epoch.
+    this.settled = false;
     if (hit) this.counters.dedupHits++;
     this.counters.putsByCodec[codec]++;
     if (already) {
@@ -347,12 +398,15 @@ class Store implements CheckpointStore {
     this.committed = epoch;
     this.staging = null;
     this.stagedCount = 0;
+    this.reserveSlabs = Math.ceil(count / SLAB_PAGES);
     for (let j = 0; j < count; j++) {
       this.stagedRef[this.stagedList[j]!] = NOT_STAGED;
       const old = this.undo[j]!;
       if (old >= 0) this.releaseRef(old);
     }
+    this.settled = false;
     this.tidyRam(false);
+    this.background.kick();
   }
 
   abort(): void {
@@ -366,7 +420,9 @@ class Store implements CheckpointStore {
     }
     this.stagedCount = 0;
     this.staging = null;
+    this.settled = false;
     this.tidyRam(false);
+    this.background.kick();
   }
 
   readPage(pageIndex: number, target?: Uint8Array): Uint8Array {
@@ -398,6 +454,10 @@ class Store implements CheckpointStore {
     }
     const p = this.pageSize;
     const { refs, tier, home, offset, length, codec } = this.blobs;
+    const slabs = this.ram.slabs;
+    const wasm = loadLz4Wasm();
+    // LZ4 pages are decoded a batch per WebAssembly call; raw pages are one copy each.
+    const batch = wasm !== null ? new Lz4BatchDecoder(wasm, p, u8) : null;
     const firstPageOf = new Map<number, number>();
     const copies: number[] = [];
     const diskPages: number[] = [];
@@ -424,11 +484,15 @@ class Store implements CheckpointStore {
         diskPages.push(page);
         continue;
       }
-      const slab = this.ram.slabs[home[id]!]!;
+      const slab = slabs[home[id]!]!;
       const at = offset[id]! + HDR;
-      this.decodePayload(codec[id]!, slab.subarray(at, at + length[id]!), u8, page * p);
+      const c = codec[id]!;
+      if (c === RAW) u8.set(slab.subarray(at, at + p), page * p);
+      else if (c === LZ4 && batch !== null) batch.push(slab, at + LZ4_PREFIX, at + length[id]!, page);
+      else this.decodePayload(c, slab.subarray(at, at + length[id]!), u8, page * p);
     }
     if (zeroStart >= 0) u8.fill(0, zeroStart * p, this.pageCount * p);
+    batch?.flush();
     if (diskPages.length > 0) this.materializeFromDisk(diskPages, u8);
     for (let j = 0; j < copies.length; j += 2) {
       const src = copies[j + 1]! * p;
@@ -437,12 +501,24 @@ class Store implements CheckpointStore {
     return this.committed;
   }
 
+  maintain(budgetMs: number = DEFAULT_MAINTAIN_BUDGET_MS): boolean {
+    this.assertOpen();
+    if (typeof budgetMs !== 'number' || Number.isNaN(budgetMs) || budgetMs < 0) {
+      throw new InvalidArgumentError(
+        'budgetMs',
+        `must be a non-negative number of milliseconds, got ${budgetMs}`,
+      );
+    }
+    return this.backgroundWork(budgetMs);
+  }
+
   stats(): CheckpointStoreStats {
     this.assertOpen();
     const pagesByCodec: Record<StoredCodec, number> = { zero: 0, raw: 0, lz4: 0, zstd: 0 };
     let offloadedPages = 0;
     let sharedPages = 0;
-    const { codec, tier, refs } = this.blobs;
+    let pendingPages = 0;
+    const { codec, tier, refs, pending } = this.blobs;
     for (let page = 0; page < this.pageCount; page++) {
       const id = this.pageBlob[page]!;
       if (id < 0) {
@@ -455,6 +531,7 @@ class Store implements CheckpointStore {
       else pagesByCodec.zstd++;
       if (tier[id] === TIER_DISK) offloadedPages++;
       if (refs[id]! > 1) sharedPages++;
+      if (pending[id] === 1) pendingPages++;
     }
     const ramBytes = this.ramBytes();
     return {
@@ -473,7 +550,11 @@ class Store implements CheckpointStore {
       stagedBytes: this.stagedCount * this.pageSize,
       maxCheckpointBytes: this.maxCheckpointBytes,
       codecPolicy: this.policy,
-      strongTier: this.strongTier,
+      strongTier: this.compressor.strongTier,
+      deferCompression: this.deferCompression,
+      backgroundCpuShare: this.deferCompression ? this.backgroundCpuShare : 0,
+      pendingPages,
+      pendingRecords: this.ram.pendingTotal,
       pagesByCodec,
       zeroPages: pagesByCodec.zero,
       offloadedPages,
@@ -484,6 +565,11 @@ class Store implements CheckpointStore {
       evictedRecords: this.counters.evictedRecords,
       promotedRecords: this.counters.promotedRecords,
       recompressedRecords: this.counters.recompressedRecords,
+      compressedInBackground: this.counters.compressedInBackground,
+      compressedUnderPressure: this.counters.compressedUnderPressure,
+      backgroundMs: this.counters.backgroundMs,
+      backgroundErrors: this.counters.backgroundErrors,
+      lastBackgroundError: this.lastBackgroundError,
       slabCompactions: this.counters.slabCompactions,
       segmentCompactions: this.counters.segmentCompactions,
       putsByCodec: { ...this.counters.putsByCodec },
@@ -499,6 +585,7 @@ class Store implements CheckpointStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.background.stop();
     this.disk?.close();
     this.ram.clear();
     this.keepSlab = null;
@@ -533,12 +620,48 @@ class Store implements CheckpointStore {
     return this.keepSlab;
   }
 
+  private dropKeepSlab(): void {
+    if (this.keepSlab === null) return;
+    this.keepSlab = null;
+    this.fixedBytes -= this.slabBytes;
+  }
+
   private evictSlabBuffer(): Uint8Array {
     if (this.evictSlab === null) {
       this.evictSlab = new Uint8Array(this.slabBytes);
       this.fixedBytes += this.slabBytes;
     }
     return this.evictSlab;
+  }
+
+  /**
+   * The background work of one slice: compress pending records, coldest slab first, until the
+   * deadline; once none is pending, tidy RAM to within one slab of waste. Returns whether work is
+   * left. Compression rewrites a slab in place through the keep buffer (preallocated under a budget,
+   * so the budget holds throughout) and never does I/O.
+   */
+  private backgroundWork(budgetMs: number): boolean {
+    if (this.closed) return false;
+    const started = performance.now();
+    const deadline = started + budgetMs;
+    try {
+      // At least one step per call, whatever the budget, so that repeated calls always finish.
+      let worked = false;
+      while (this.ram.pendingTotal > 0 && (!worked || performance.now() < deadline)) {
+        const slab = this.ram.coldestPending();
+        if (slab < 0) break;
+        this.counters.compressedInBackground += this.rewriteSlab(slab, 'compress', deadline);
+        worked = true;
+      }
+      if (this.ram.pendingTotal === 0 && !this.settled && (!worked || performance.now() < deadline)) {
+        this.settled = this.tidyRam(true, deadline);
+        // Without a budget nothing needs the rewrite buffer until the next checkpoint: give it back.
+        if (this.settled && this.disk === null) this.dropKeepSlab();
+      }
+    } finally {
+      this.counters.backgroundMs += performance.now() - started;
+    }
+    return this.ram.pendingTotal > 0 || !this.settled;
   }
 
   /** The raw page `data` stands for (a view that stays valid until the next put), or null for zero. */
@@ -592,33 +715,54 @@ class Store implements CheckpointStore {
 
   /** A stored blob with exactly these bytes, confirmed byte for byte, or -1. */
   private findDuplicate(raw: Uint8Array, lo: number, hi: number): number {
-    const { hashLo, hashHi } = this.blobs;
-    for (let id = this.blobs.firstInBucket(lo); id !== -1; id = this.blobs.nextInBucket(id)) {
+    const b = this.blobs;
+    const { hashLo, hashHi } = b;
+    for (let id = b.firstInBucket(lo); id !== -1; id = b.nextInBucket(id)) {
       if (hashLo[id] !== lo || hashHi[id] !== hi) continue;
-      this.readBlob(id, this.probePage, false);
-      if (sameBytes(this.probePage, raw)) return id;
+      let same: boolean;
+      if (b.tier[id] === TIER_RAM && b.codec[id] === RAW) {
+        // A raw record compares in place, without a copy.
+        const at = b.offset[id]! + HDR;
+        same = sameBytes(this.ram.slabs[b.home[id]!]!.subarray(at, at + this.pageSize), raw);
+      } else {
+        this.readBlob(id, this.probePage, false);
+        same = sameBytes(this.probePage, raw);
+      }
+      if (same) return id;
       this.counters.hashCollisions++;
     }
     return -1;
   }
 
-  private encodeForStorage(raw: Uint8Array, inputCodec: PageCodec, input: Uint8Array): [number, Uint8Array] {
-    const keep = this.maxKeepBytes;
-    if (this.primaryCodec === RAW) return [RAW, raw];
-    // A page that arrived compressed the way we would store it is kept as it came.
-    if (inputCodec === 'lz4' && this.primaryCodec === LZ4 && input.length <= keep) return [LZ4, input];
-    if (inputCodec === 'zstd' && (this.primaryCodec === ZSTD || this.strongTier) && input.length <= keep) {
-      return [ZSTD, input];
+  /**
+   * Stores a page that matched no record. Deferred: a page that arrived compressed the way the
+   * policy stores it is kept as it came, anything else is stored raw and left to the background.
+   * Otherwise the page is compressed now.
+   */
+  private storeNew(
+    raw: Uint8Array,
+    inputCodec: PageCodec,
+    input: Uint8Array,
+    lo: number,
+    hi: number,
+  ): number {
+    const c = this.compressor;
+    const inputId = PAGE_CODEC_IDS[inputCodec];
+    if (c.keepsAsItCame(inputId, input.length)) {
+      this.fault('put:store');
+      return this.storeBlob(inputId, input, lo, hi, inputId === LZ4 && c.lz4MayImprove(input.length));
     }
-    if (this.primaryCodec === LZ4) {
-      const c = lz4Compress(raw);
-      return c.length <= keep ? [LZ4, c] : [RAW, raw];
+    if (c.primary === RAW || this.deferCompression) {
+      this.fault('put:store');
+      return this.storeBlob(RAW, raw, lo, hi, c.primary !== RAW);
     }
-    const n = this.zstd!.compress(raw, this.zstdOut);
-    return n <= keep ? [ZSTD, this.zstdOut.subarray(0, n)] : [RAW, raw];
+    this.fault('put:encode');
+    const encoded = c.encode(raw, this.putOut);
+    this.fault('put:store');
+    return this.storeBlob(encoded.codec, encoded.payload, lo, hi, false);
   }
 
-  private storeBlob(codec: number, payload: Uint8Array, lo: number, hi: number): number {
+  private storeBlob(codec: number, payload: Uint8Array, lo: number, hi: number, pending: boolean): number {
     const size = HDR + payload.length;
     const slabId = this.allocateRam(size, true);
     const slab = this.ram.slabs[slabId]!;
@@ -637,13 +781,18 @@ class Store implements CheckpointStore {
     b.offset[id] = at;
     b.hashLo[id] = lo;
     b.hashHi[id] = hi;
+    if (pending) {
+      b.pending[id] = 1;
+      this.ram.addPending(slabId, 1);
+    }
     b.link(id);
     return id;
   }
 
   /**
    * A slab (made the head) whose tail takes `size` bytes. With `mayReclaim`, makes room under the
-   * budget by compacting, recompressing or offloading; otherwise returns -1 when there is no room.
+   * budget by compacting, compressing pending records, recompressing or offloading; otherwise
+   * returns -1 when there is no room.
    */
   private allocateRam(size: number, mayReclaim: boolean): number {
     for (let guard = 0; ; guard++) {
@@ -658,33 +807,53 @@ class Store implements CheckpointStore {
     }
   }
 
-  /** Frees RAM under the budget: compact a slab with holes, else clean the coldest slab. */
+  /**
+   * Frees RAM under the budget, cheapest first: compact a slab with holes; compress the pending
+   * records of the coldest slab holding some (synchronously: this is the only time compression runs
+   * on the commit path when it is deferred); else clean the coldest slab (strong tier, offload).
+   */
   private reclaim(size: number): void {
     if (this.disk?.shouldCompact(DISK_COMPACT_MIN_DEAD_BYTES)) this.compactDisk(false);
     const holes = this.ram.mostDead();
     if (holes >= 0 && this.ram.used[holes]! - this.ram.live[holes]! >= Math.max(size, this.slabBytes / 8)) {
-      this.rewriteSlab(holes, false);
+      this.rewriteSlab(holes, 'compact');
+      return;
+    }
+    const pendingSlab = this.ram.coldestPending();
+    if (pendingSlab >= 0) {
+      this.counters.compressedUnderPressure += this.rewriteSlab(pendingSlab, 'compress');
       return;
     }
     const victim = this.ram.coldest();
     if (victim < 0) throw new Error('checkpoint store has no slab to reclaim');
-    this.rewriteSlab(victim, true);
+    this.counters.compressedUnderPressure += this.rewriteSlab(victim, 'clean');
   }
 
   /**
-   * Rewrites a slab in place with only its live records. With `clean`, each record is either
-   * recompressed with the strong tier (LZ4 records under `tiered`, kept when smaller) or offloaded.
-   * The offload write is the only step that can fail, and it comes before any change.
+   * Rewrites a slab in place with only its live records.
+   * - `compact`: records are copied as they are.
+   * - `compress`: pending records are compressed under the policy (until `deadline`, and at least
+   *   one), the others copied.
+   * - `clean` (RAM pressure): pending records are compressed, and kept when that shrank them; with
+   *   the strong tier, LZ4 records are recompressed with zstd when smaller; the rest is offloaded.
+   * Everything is rebuilt in the keep buffer first, and the offload write (the only step that can
+   * fail for a reason other than a bug) comes before any change: a throw leaves slab and tables as
+   * they were. Returns the number of records compressed.
    */
-  private rewriteSlab(slabId: number, clean: boolean): void {
+  private rewriteSlab(slabId: number, mode: 'compact' | 'compress' | 'clean', deadline = Infinity): number {
     const src = this.ram.slabs[slabId]!;
     const used = this.ram.used[slabId]!;
     const keep = this.keepSlabBuffer();
     const b = this.blobs;
+    const c = this.compressor;
+    // Per kept record: blob id, offset in the slab, codec, payload length, 1 if it left the pending set.
     const kept: number[] = [];
+    // Per evicted record: blob id, offset in the evict buffer.
     const evicted: number[] = [];
     let w = 0;
     let e = 0;
+    let compressed = 0;
+    let recompressed = 0;
     let evict: Uint8Array | null = null;
     for (let off = 0; off < used; ) {
       const header = readHeader(src, off);
@@ -693,22 +862,45 @@ class Store implements CheckpointStore {
       const id = header.blobId;
       const live = b.tier[id] === TIER_RAM && b.home[id] === slabId && b.offset[id] === off;
       if (live) {
+        const codec = header.codec;
+        const payload = src.subarray(off + HDR, off + size);
+        const pending = b.pending[id] === 1;
         let handled = false;
-        if (!clean) {
-          keep.set(src.subarray(off, off + size), w);
-          kept.push(id, w, header.codec, header.payloadLength);
-          w += size;
-          handled = true;
-        } else if (this.strongTier && header.codec === LZ4) {
-          lz4DecompressInto(src.subarray(off + HDR, off + size), this.reclaimPage);
-          const n = this.zstd!.compress(this.reclaimPage, this.reclaimOut);
-          if (n < header.payloadLength) {
-            writeHeader(keep, w, ZSTD, id, n, header.hashLo);
-            keep.set(this.reclaimOut.subarray(0, n), w + HDR);
-            kept.push(id, w, ZSTD, n);
-            w += HDR + n;
+        if (
+          pending &&
+          (mode === 'clean' || (mode === 'compress' && (compressed === 0 || performance.now() < deadline)))
+        ) {
+          this.fault('compress:encode');
+          let page = payload;
+          if (codec !== RAW) {
+            lz4DecompressInto(payload, this.reclaimPage);
+            page = this.reclaimPage;
+          }
+          const enc = c.encode(page, this.rewriteOut, codec === LZ4 ? payload : null);
+          compressed++;
+          if (mode === 'compress' || enc.payload.length < header.payloadLength) {
+            writeHeader(keep, w, enc.codec, id, enc.payload.length, header.hashLo);
+            keep.set(enc.payload, w + HDR);
+            kept.push(id, w, enc.codec, enc.payload.length, 1);
+            w += HDR + enc.payload.length;
             handled = true;
           }
+        } else if (mode === 'clean' && c.strongTier && codec === LZ4) {
+          lz4DecompressInto(payload, this.reclaimPage);
+          const n = this.zstd!.compress(this.reclaimPage, this.rewriteOut.zstd);
+          if (n < header.payloadLength) {
+            writeHeader(keep, w, ZSTD, id, n, header.hashLo);
+            keep.set(this.rewriteOut.zstd.subarray(0, n), w + HDR);
+            kept.push(id, w, ZSTD, n, pending ? 1 : 0);
+            w += HDR + n;
+            recompressed++;
+            handled = true;
+          }
+        } else if (mode !== 'clean') {
+          keep.set(src.subarray(off, off + size), w);
+          kept.push(id, w, codec, header.payloadLength, 0);
+          w += size;
+          handled = true;
         }
         if (!handled) {
           evict ??= this.evictSlabBuffer();
@@ -727,61 +919,98 @@ class Store implements CheckpointStore {
         b.tier[id] = TIER_DISK;
         b.home[id] = where.segment;
         b.offset[id] = where.offset + evicted[j + 1]!;
+        if (b.pending[id] === 1) {
+          b.pending[id] = 0;
+          this.ram.addPending(slabId, -1);
+        }
       }
       this.counters.evictedRecords += evicted.length / 2;
     }
     src.set(keep.subarray(0, w), 0);
-    for (let j = 0; j < kept.length; j += 4) {
+    for (let j = 0; j < kept.length; j += 5) {
       const id = kept[j]!;
-      if (b.codec[id] !== kept[j + 2]) this.counters.recompressedRecords++;
       b.offset[id] = kept[j + 1]!;
       b.codec[id] = kept[j + 2]!;
       b.length[id] = kept[j + 3]!;
+      if (kept[j + 4] === 1 && b.pending[id] === 1) {
+        b.pending[id] = 0;
+        this.ram.addPending(slabId, -1);
+      }
     }
+    this.counters.recompressedRecords += recompressed;
     const liveBefore = this.ram.live[slabId]!;
     this.ram.live[slabId] = w;
     this.ram.liveBytes += w - liveBefore;
     this.ram.used[slabId] = w;
     this.counters.slabCompactions++;
-    if (clean) this.ram.makeHead(slabId);
+    if (mode === 'clean') this.ram.makeHead(slabId);
+    return compressed;
   }
 
   /**
-   * Keeps RAM waste (dead records and unused slab tails) under a fraction of the slabs by moving the
-   * records of the sparsest slab into other slabs' tails, or compacting in place. Never does I/O.
+   * Keeps RAM waste (dead records, unused slab tails, empty slabs beyond the reserve) under a
+   * fraction of the slabs (one slab and no reserve with `force`) by dropping empty slabs, moving the
+   * records of the sparsest slab into the tails of denser ones, or compacting in place. Never does
+   * I/O. At least one step runs; returns false when it stopped at `deadline` with waste left.
    */
-  private tidyRam(force: boolean): void {
-    for (let guard = 0; guard < 2 * this.ram.slabCount + 4; guard++) {
-      const allocated = this.ram.byteLength;
-      const waste = allocated - this.ram.liveBytes;
-      const allowed = force ? this.slabBytes : Math.max(2 * this.slabBytes, allocated * TIDY_WASTE_FRACTION);
-      if (waste <= allowed) return;
-      const sparse = this.ram.sparsest();
-      if (sparse >= 0 && this.ram.freeTailBytes(sparse) >= this.ram.live[sparse]! + this.slabBytes / 8) {
-        this.evacuate(sparse);
+  private tidyRam(force: boolean, deadline = Infinity): boolean {
+    if (force) this.reserveSlabs = 0;
+    const ram = this.ram;
+    const slab = this.slabBytes;
+    const reserve = Math.min(this.reserveSlabs, RESERVE_MAX_SLABS);
+    let empties = ram.emptyCount();
+    const overAllowance = () => {
+      const waste = ram.byteLength - ram.liveBytes - Math.min(empties, reserve) * slab;
+      return waste > (force ? slab : Math.max(2 * slab, ram.byteLength * TIDY_WASTE_FRACTION));
+    };
+    // Empty slabs beyond the reserve go first: dropping one costs nothing.
+    while (empties > reserve && overAllowance()) {
+      const empty = ram.emptySlab();
+      if (empty < 0) break;
+      ram.freeSlab(empty);
+      empties--;
+    }
+    // Each step frees a slab, moves bytes from a slab into denser ones, or removes holes, so the
+    // loop cannot cycle; the guard only bounds it.
+    for (let guard = 0, limit = 4 * ram.slabCount + 4; guard < limit && overAllowance(); guard++) {
+      if (guard > 0 && performance.now() >= deadline) return false;
+      const sparse = ram.sparsest(empties <= reserve);
+      if (sparse < 0) return true;
+      const live = ram.live[sparse]!;
+      if (live === 0) {
+        ram.freeSlab(sparse);
+        empties--;
         continue;
       }
-      const holes = this.ram.mostDead();
-      if (holes < 0) return;
-      this.rewriteSlab(holes, false);
+      if (ram.freeTailBytes(sparse, live) >= live && this.evacuate(sparse) > 0) continue;
+      const holes = ram.mostDead();
+      if (holes < 0) return true;
+      this.rewriteSlab(holes, 'compact');
     }
+    return true;
   }
 
-  /** Moves the live records of a slab into other slabs' free tails; drops it if it empties. */
-  private evacuate(slabId: number): void {
+  /**
+   * Moves the live records of a slab into the free tails of slabs at least as full (best fit first);
+   * drops it if it empties, else compacts what is left. Returns the bytes moved.
+   */
+  private evacuate(slabId: number): number {
     const src = this.ram.slabs[slabId]!;
     const used = this.ram.used[slabId]!;
+    const minLive = Math.max(1, this.ram.live[slabId]!);
     const b = this.blobs;
+    let dest = -1;
+    let moved = 0;
     for (let off = 0; off < used; ) {
       const header = readHeader(src, off);
       if (header === null) throw new Error(`checkpoint store slab ${slabId} is corrupt at ${off}`);
       const size = HDR + header.payloadLength;
       const id = header.blobId;
       if (b.tier[id] === TIER_RAM && b.home[id] === slabId && b.offset[id] === off) {
-        if (!this.ram.headFits(size) || this.ram.head === slabId) {
-          if (!this.ram.switchToRoomiest(size, 0, slabId)) break;
+        if (dest < 0 || this.ram.used[dest]! + size > this.slabBytes) {
+          dest = this.ram.bestFit(size, slabId, minLive);
+          if (dest < 0) break;
         }
-        const dest = this.ram.head;
         const at = this.ram.used[dest]!;
         this.ram.slabs[dest]!.set(src.subarray(off, off + size), at);
         this.ram.used[dest] = at + size;
@@ -790,11 +1019,17 @@ class Store implements CheckpointStore {
         b.offset[id] = at;
         this.ram.live[slabId]! -= size;
         this.ram.liveBytes -= size;
+        moved += size;
+        if (b.pending[id] === 1) {
+          this.ram.addPending(dest, 1);
+          this.ram.addPending(slabId, -1);
+        }
       }
       off += size;
     }
     if (this.ram.live[slabId] === 0) this.ram.freeSlab(slabId);
-    else this.rewriteSlab(slabId, false);
+    else if (moved > 0) this.rewriteSlab(slabId, 'compact');
+    return moved;
   }
 
   /**
@@ -851,6 +1086,7 @@ class Store implements CheckpointStore {
     const left = --b.refs[id]!;
     if (left > 0) return;
     const size = HDR + b.length[id]!;
+    if (b.pending[id] === 1) this.ram.addPending(b.home[id]!, -1);
     if (b.tier[id] === TIER_RAM) this.ram.markDead(b.home[id]!, size);
     else if (b.tier[id] === TIER_DISK) this.disk!.markDead(b.home[id]!, size);
     b.unlink(id);
@@ -991,15 +1227,20 @@ class Store implements CheckpointStore {
     for (let j = 0; j < this.stagedCount; j++) add(this.stagedRef[this.stagedList[j]!]!);
     let liveBlobs = 0;
     const ramLive = new Map<number, number>();
+    const ramPending = new Map<number, number>();
     for (let id = 0; id < b.capacity; id++) {
       if (b.tier[id] === 0) continue;
       liveBlobs++;
       if (b.refs[id] !== (expected.get(id) ?? 0)) {
         throw new Error(`blob ${id} has ${b.refs[id]} refs, expected ${expected.get(id) ?? 0}`);
       }
+      if (b.pending[id] === 1 && (b.tier[id] !== TIER_RAM || (b.codec[id] !== RAW && b.codec[id] !== LZ4))) {
+        throw new Error(`blob ${id} is pending but stored as codec ${b.codec[id]} in tier ${b.tier[id]}`);
+      }
       if (b.tier[id] === TIER_RAM) {
         const slab = b.home[id]!;
         ramLive.set(slab, (ramLive.get(slab) ?? 0) + HDR + b.length[id]!);
+        if (b.pending[id] === 1) ramPending.set(slab, (ramPending.get(slab) ?? 0) + 1);
         const header = readHeader(this.ram.slabs[slab]!, b.offset[id]!);
         if (header === null || header.blobId !== id) throw new Error(`blob ${id} record header is wrong`);
       }
@@ -1008,15 +1249,22 @@ class Store implements CheckpointStore {
       throw new Error(`${liveBlobs} blobs in use, table says ${b.live}, pages reference ${expected.size}`);
     }
     let total = 0;
+    let pendingTotal = 0;
     for (let slab = 0; slab < this.ram.slabs.length; slab++) {
       if (!this.ram.slabs[slab]) continue;
       const live = ramLive.get(slab) ?? 0;
       if (this.ram.live[slab] !== live)
         throw new Error(`slab ${slab} live ${this.ram.live[slab]}, expected ${live}`);
+      const pending = ramPending.get(slab) ?? 0;
+      if (this.ram.pending[slab] !== pending)
+        throw new Error(`slab ${slab} has ${this.ram.pending[slab]} pending records, expected ${pending}`);
       total += live;
+      pendingTotal += pending;
     }
     if (total !== this.ram.liveBytes)
       throw new Error(`RAM live bytes ${this.ram.liveBytes}, expected ${total}`);
+    if (pendingTotal !== this.ram.pendingTotal)
+      throw new Error(`${this.ram.pendingTotal} pending records counted, expected ${pendingTotal}`);
     if (this.ramBytes() > this.budget) throw new Error(`RAM ${this.ramBytes()} over budget ${this.budget}`);
   }
 }

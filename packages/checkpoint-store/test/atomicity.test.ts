@@ -60,44 +60,56 @@ function runEpoch2(store: ReturnType<typeof createCheckpointStoreWithHooks>): vo
 }
 
 describe('commit/abort atomicity with a failure injected at every step', () => {
-  for (const budget of [Number.POSITIVE_INFINITY, 600 * 1024]) {
-    it(`never shows a mixed image (budget ${budget})`, () => {
+  // Deferred (the default): epoch 1's pages are still pending (raw) when epoch 2 runs, and under the
+  // budget epoch 2 compresses them synchronously. Inline: every put compresses.
+  const modes = [
+    { budget: Number.POSITIVE_INFINITY, deferCompression: true, expect: 'put:store' },
+    { budget: 600 * 1024, deferCompression: true, expect: 'compress:encode' },
+    { budget: Number.POSITIVE_INFINITY, deferCompression: false, expect: 'put:encode' },
+    { budget: 600 * 1024, deferCompression: false, expect: 'put:encode' },
+  ] as const;
+  for (const { budget, deferCompression, expect: mustSee } of modes) {
+    it(`never shows a mixed image (budget ${budget}, deferCompression ${deferCompression})`, () => {
+      const options = {
+        pageCount: N,
+        ramBudgetBytes: budget,
+        offloadDirectory: dir,
+        deferCompression,
+        backgroundCpuShare: 0,
+      };
       // Count the fault points the scenario passes through.
       let count = 0;
       const points: FaultPoint[] = [];
-      const counting = createCheckpointStoreWithHooks(
-        { pageCount: N, ramBudgetBytes: budget, offloadDirectory: dir },
-        {
-          fault: (point) => {
-            count++;
-            points.push(point);
-          },
+      const counting = createCheckpointStoreWithHooks(options, {
+        fault: (point) => {
+          count++;
+          points.push(point);
         },
-      );
+      });
       counting.begin(1);
       for (let p = 0; p < N; p++) counting.put(p, one.subarray(p * P, p * P + P));
       counting.commit(1);
+      const pendingAfterOne = counting.stats().pendingPages;
       const before = count;
       runEpoch2(counting);
       counting.close();
       const total = count - before;
       const seen = new Set(points.slice(before));
       expect(seen.has('commit:swap') && seen.has('commit:publish') && seen.has('put:stage')).toBe(true);
+      expect(seen.has(mustSee), `passes through ${mustSee}`).toBe(true);
       if (Number.isFinite(budget)) expect(seen.has('offload:write')).toBe(true);
+      if (deferCompression && !Number.isFinite(budget)) expect(pendingAfterOne).toBeGreaterThan(N / 2);
 
       for (let k = 1; k <= total; k++) {
         let armed = false;
         let calls = 0;
-        const store = createCheckpointStoreWithHooks(
-          { pageCount: N, ramBudgetBytes: budget, offloadDirectory: dir },
-          {
-            fault: (point) => {
-              if (!armed) return;
-              calls++;
-              if (calls === k) throw new Injected(`fault at ${point} #${k}`);
-            },
+        const store = createCheckpointStoreWithHooks(options, {
+          fault: (point) => {
+            if (!armed) return;
+            calls++;
+            if (calls === k) throw new Injected(`fault at ${point} #${k}`);
           },
-        );
+        });
         try {
           store.begin(1);
           for (let p = 0; p < N; p++) store.put(p, one.subarray(p * P, p * P + P));
@@ -118,18 +130,66 @@ describe('commit/abort atomicity with a failure injected at every step', () => {
           store.verifyIntegrity();
           expect(store.committedEpoch).toBe(1);
           expect(Buffer.compare(image(store), one), `step ${k}: the image must be epoch 1`).toBe(0);
-          // Abort and run the epoch again: it commits whole.
+          // Abort and run the epoch again: it commits whole, before and after background work.
           store.abort();
           store.verifyIntegrity();
           runEpoch2(store);
           store.verifyIntegrity();
           expect(Buffer.compare(image(store), two), `step ${k}: the retry must give epoch 2`).toBe(0);
+          while (store.maintain(50)) {}
+          store.verifyIntegrity();
+          expect(Buffer.compare(image(store), two), `step ${k}: settling keeps epoch 2`).toBe(0);
         } finally {
           store.close();
         }
       }
     });
   }
+
+  it('a failure at every step of background compression leaves every page and count as it was', () => {
+    const options = { pageCount: N, backgroundCpuShare: 0 };
+    const load = (store: ReturnType<typeof createCheckpointStoreWithHooks>) => {
+      store.begin(1);
+      for (let p = 0; p < N; p++) store.put(p, one.subarray(p * P, p * P + P));
+      store.commit(1);
+      store.begin(2);
+      for (const [p, data, codec] of puts.slice(0, 20)) store.put(p, data, codec);
+    };
+    let total = 0;
+    const counting = createCheckpointStoreWithHooks(options, {
+      fault: (point) => {
+        if (point === 'compress:encode') total++;
+      },
+    });
+    load(counting);
+    while (counting.maintain(50)) {}
+    counting.close();
+    expect(total).toBeGreaterThan(N / 2);
+    for (let k = 1; k <= total; k++) {
+      let calls = 0;
+      const store = createCheckpointStoreWithHooks(options, {
+        fault: (point) => {
+          if (point === 'compress:encode' && ++calls === k) throw new Injected(`background fault #${k}`);
+        },
+      });
+      try {
+        load(store); // epoch 2 stays staged: background work runs with pages staged and pending
+        expect(() => {
+          while (store.maintain(50)) {}
+        }).toThrow(Injected);
+        store.verifyIntegrity();
+        expect(Buffer.compare(image(store), one), `fault ${k}: the image is epoch 1`).toBe(0);
+        store.abort();
+        runEpoch2(store);
+        while (store.maintain(50)) {}
+        store.verifyIntegrity();
+        expect(store.stats().pendingPages).toBe(0);
+        expect(Buffer.compare(image(store), two), `fault ${k}: then epoch 2`).toBe(0);
+      } finally {
+        store.close();
+      }
+    }
+  });
 });
 
 describe('the store against a model (property)', () => {
@@ -139,7 +199,8 @@ describe('the store against a model (property)', () => {
     | { op: 'commit' }
     | { op: 'abort' }
     | { op: 'read'; page: number }
-    | { op: 'compact' };
+    | { op: 'compact' }
+    | { op: 'maintain'; budgetMs: number };
   const pages = 400;
   const MP = 512;
   let offloadingRuns = 0;
@@ -159,6 +220,10 @@ describe('the store against a model (property)', () => {
     { weight: 1, arbitrary: fc.constant({ op: 'abort' } as Op) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('read' as const), page: fc.nat(pages - 1) }) },
     { weight: 1, arbitrary: fc.constant({ op: 'compact' } as Op) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ op: fc.constant('maintain' as const), budgetMs: fc.constantFrom(0, 0, 1, 50) }),
+    },
   );
 
   it('matches a map of committed pages under any sequence, with and without a budget', () => {
@@ -167,7 +232,8 @@ describe('the store against a model (property)', () => {
         fc.array(opArb, { minLength: 300, maxLength: 500 }),
         fc.constantFrom('tiered', 'lz4', 'raw', 'zstd'),
         fc.boolean(),
-        (ops, codecPolicy, tight) => {
+        fc.boolean(),
+        (ops, codecPolicy, tight, deferCompression) => {
           const store = createCheckpointStoreWithHooks(
             {
               pageSize: MP,
@@ -177,6 +243,8 @@ describe('the store against a model (property)', () => {
                 ? minimumBudget({ pageSize: MP, pageCount: pages }) + 4096
                 : Number.POSITIVE_INFINITY,
               offloadDirectory: dir,
+              deferCompression,
+              backgroundCpuShare: 0,
             },
             {},
           );
@@ -221,6 +289,8 @@ describe('the store against a model (property)', () => {
                   committed.get(o.page) ?? new Uint8Array(MP),
                   `read ${o.page}`,
                 );
+              } else if (o.op === 'maintain') {
+                store.maintain(o.budgetMs);
               } else {
                 store.compact();
               }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createCheckpointStoreWithHooks } from '../src/store.js';
-import { expectBytes } from './helpers.js';
+import { expectBytes, settle } from './helpers.js';
 import { makePage, minimumBudget } from './pages.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mc-dedup-'));
@@ -26,6 +26,7 @@ describe('content-hash deduplication', () => {
     s.begin(1);
     for (let p = 0; p < 100; p++) s.put(p, page);
     s.commit(1);
+    settle(s);
     let stats = s.stats();
     expect(stats.storedRecords).toBe(1);
     expect(stats.sharedPages).toBe(100);

@@ -11,3 +11,9 @@ export function expectBytes(actual: Uint8Array | null | undefined, expected: Uin
     expect.fail(`${label} bytes differ: lengths ${a.length}/${expected.length}, first difference at ${at}`);
   }
 }
+
+/** Runs background work until the store has none left (bounded: a store that never settles fails). */
+export function settle(store: { maintain(budgetMs?: number): boolean }, maxCalls = 10_000): void {
+  for (let i = 0; i < maxCalls; i++) if (!store.maintain(50)) return;
+  expect.fail(`background work did not settle in ${maxCalls} maintain() calls`);
+}

@@ -3,6 +3,7 @@ import {
   type CheckpointStore,
   CodecUnavailableError,
   createCheckpointStore,
+  DEFAULT_BACKGROUND_CPU_SHARE,
   DEFAULT_PAGE_COUNT,
   DEFAULT_PAGE_SIZE_BYTES,
   InvalidOptionError,
@@ -40,6 +41,9 @@ describe('options', () => {
     expect(stats.maxCheckpointBytes).toBe(4096 * 1024);
     expect(stats.committedEpoch).toBeNull();
     expect(stats.diskBytes).toBe(0);
+    expect(stats.deferCompression).toBe(true);
+    expect(stats.backgroundCpuShare).toBe(DEFAULT_BACKGROUND_CPU_SHARE);
+    expect(stats.pendingPages).toBe(0);
   });
 
   it('rejects each invalid option with an error naming it', () => {
@@ -55,6 +59,11 @@ describe('options', () => {
     expectOptionError({ codecPolicy: 'gzip' }, 'codecPolicy');
     expectOptionError({ maxCheckpointBytes: 100 }, 'maxCheckpointBytes');
     expectOptionError({ pageSzie: 4096 }, 'pageSzie');
+    expectOptionError({ deferCompression: 'yes' }, 'deferCompression');
+    expectOptionError({ backgroundCpuShare: -0.1 }, 'backgroundCpuShare');
+    expectOptionError({ backgroundCpuShare: 1.5 }, 'backgroundCpuShare');
+    expectOptionError({ backgroundCpuShare: Number.NaN }, 'backgroundCpuShare');
+    expectOptionError({ backgroundCpuShare: '0.5' }, 'backgroundCpuShare');
   });
 
   it('names the minimum budget in the error', () => {
@@ -80,6 +89,7 @@ describe('options', () => {
     tiered.put(0, page);
     expect(() => tiered.put(1, new Uint8Array(20), 'zstd')).toThrow(CodecUnavailableError);
     tiered.commit(1);
+    while (tiered.maintain(50)) {}
     expect(tiered.stats().pagesByCodec.lz4).toBe(1);
   });
 });

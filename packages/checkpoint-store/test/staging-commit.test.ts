@@ -12,7 +12,7 @@ import {
   StoreClosedError,
   xbzrleEncode,
 } from '../src/index.js';
-import { expectBytes } from './helpers.js';
+import { expectBytes, settle } from './helpers.js';
 import { makePage } from './pages.js';
 
 const open: CheckpointStore[] = [];
@@ -184,12 +184,38 @@ describe('staging and commit', () => {
   });
 
   it('keeps a page that does not shrink raw, and compresses one that does', () => {
-    const s = store();
+    const s = store({ codecPolicy: 'lz4' });
     s.begin(1);
     s.put(0, makePage('random', 0));
     s.put(1, makePage('text', 0));
     s.commit(1);
+    settle(s);
     expect(s.stats().pagesByCodec).toMatchObject({ raw: 1, lz4: 1, zero: 14 });
+  });
+
+  it('tiered: LZ4 for pages LZ4 shrinks well, zstd for pages it shrinks poorly (text), raw for random', () => {
+    const s = store();
+    const table = new Uint8Array(4096);
+    for (let slot = 0; slot < 32; slot++)
+      table.set(new TextEncoder().encode(`key:${slot} {"v":${slot * 7}}`), slot * 128);
+    const text = makePage('text', 0);
+    expect(lz4Compress(text).length).toBeGreaterThan(2048);
+    expect(lz4Compress(table).length).toBeLessThan(2048);
+    s.begin(1);
+    s.put(0, makePage('random', 0));
+    s.put(1, text);
+    s.put(2, table);
+    // Arriving as a poorly shrinking LZ4 block: stored as it came, then tried with zstd.
+    s.put(3, lz4Compress(makePage('text', 1)), 'lz4');
+    s.commit(1);
+    expect(s.stats().pagesByCodec).toMatchObject({ raw: 3, lz4: 1, zstd: 0 });
+    expect(s.stats().pendingPages).toBe(4); // the random page has not been tried yet either
+    settle(s);
+    expect(s.stats().pagesByCodec).toMatchObject({ raw: 1, lz4: 1, zstd: 2, zero: 12 });
+    expect(s.stats().pendingPages).toBe(0);
+    expectBytes(s.readPage(1), text);
+    expectBytes(s.readPage(2), table);
+    expectBytes(s.readPage(3), makePage('text', 1));
   });
 
   it('throws StoreClosedError after close, and close is idempotent', () => {

@@ -9,9 +9,32 @@ function asBuffer(view: Uint8Array): Buffer {
   return Buffer.isBuffer(view) ? view : Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** Compresses one page with LZ4 (lz4-napi's size-prefixed block). Returns a new buffer. */
+/** Compresses one page with lz4-napi (its size-prefixed block). Returns a new buffer. */
 export function lz4Compress(page: Uint8Array): Uint8Array {
   return compressSync(asBuffer(page));
+}
+
+/** Which compressor {@link lz4CompressInto} uses: the WebAssembly one, else lz4-napi. */
+export type Lz4Compressor = 'wasm' | 'napi';
+
+/**
+ * Compresses one page into `out` in lz4-napi's format (size prefix, then an LZ4 block any decoder
+ * reads). Returns the length written, or -1 when the result would be longer than `limit` bytes: the
+ * WebAssembly compressor stops as soon as it knows, so an incompressible page costs about a
+ * microsecond instead of a full pass. `compressor` forces one, for tests.
+ */
+export function lz4CompressInto(
+  page: Uint8Array,
+  out: Uint8Array,
+  limit: number,
+  compressor?: Lz4Compressor,
+): number {
+  const wasm = compressor === 'napi' ? null : loadLz4Wasm();
+  if (wasm !== null) return wasm.compressInto(page, out, limit);
+  const block = compressSync(asBuffer(page));
+  if (block.length > Math.min(limit, out.length)) return -1;
+  out.set(block);
+  return block.length;
 }
 
 /** Which decoder {@link lz4DecompressInto} uses: the WebAssembly one, else lz4-napi. */
