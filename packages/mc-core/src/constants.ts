@@ -48,3 +48,29 @@ export const DEFAULT_QUEUE_HIGH_WATER_MARK = 4_096;
 export const DEFAULT_REQUESTS_PER_TURN = 1_024;
 /** Default time a worker guest's `run()` has to return after `close()` before the worker is terminated. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
+
+/** Default epoch length: a checkpoint every 20 ms (Remus ran at 25 ms; QEMU MC's default was 100 ms). */
+export const DEFAULT_EPOCH_MS = 20;
+/** Default largest page data carried by one CKPT_PAGES or SYNC_PAGES message: 1 MiB. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Default most live sync passes before the first checkpoint is taken anyway (with the guest paused). */
+export const DEFAULT_MAX_SYNC_PASSES = 8;
+/** Default: a live sync pass carrying at most this many pages is the last one before the first checkpoint. */
+export const DEFAULT_SYNC_CONVERGE_PAGES = 256;
+/** Default checkpoints the secondary lets be in flight (shipped, not yet acknowledged). At most the slabs. */
+export const DEFAULT_MAX_IN_FLIGHT = 1;
+/** Default time the primary keeps trying to reach its secondary and finish the HELLO exchange. */
+export const DEFAULT_ATTACH_TIMEOUT_MS = 10_000;
+/** Default lease of an arbitration grant held by a node that acts alone; renewed every third of it. */
+export const DEFAULT_ARBITER_TTL_MS = 5_000;
+/** Default time `close()` waits for the last checkpoint's ACK and for the peer to end the session. */
+export const DEFAULT_ENGINE_CLOSE_TIMEOUT_MS = 2_000;
+/**
+ * The policy checkpoints early once the dirty pages of the running epoch reach this fraction of the
+ * secondary's largest checkpoint, so an epoch never outgrows what the secondary accepts.
+ */
+export const SHORTEN_EPOCH_FRACTION = 0.5;
+/** Pause times and checkpoint sizes kept for the status percentiles (the most recent ones). */
+export const METRICS_WINDOW = 1024;
+/** Default name of the protected workload, stamped on its output (io-cork's `source`). */
+export const DEFAULT_WORKLOAD_SOURCE = 'workload';

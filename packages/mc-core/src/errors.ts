@@ -10,7 +10,18 @@ export type McCoreErrorCode =
   | 'MC_ERR_PAUSE_TIMEOUT'
   | 'MC_ERR_GUEST_QUEUE_FULL'
   | 'MC_ERR_GUEST_CLOSED'
-  | 'MC_ERR_GUEST_FAILED';
+  | 'MC_ERR_GUEST_FAILED'
+  | 'MC_ERR_ENGINE_STATE'
+  | 'MC_ERR_ATTACH'
+  | 'MC_ERR_PEER_LOST'
+  | 'MC_ERR_PEER_ERROR'
+  | 'MC_ERR_ARBITRATION_LOST'
+  | 'MC_ERR_CHECKPOINT_TOO_LARGE'
+  | 'MC_ERR_ARBITER_IO'
+  | 'MC_ERR_ARBITER_UNAVAILABLE'
+  | 'MC_ERR_ARBITER_CLOSED'
+  | 'MC_ERR_WITNESS_PROTOCOL'
+  | 'MC_ERR_WITNESS_STATE';
 
 /** Base class: every error from this package has a stable `code` and keeps its `cause`. */
 export class McCoreError extends Error {
@@ -103,5 +114,100 @@ export class GuestClosedError extends McCoreError {
 export class GuestFailedError extends McCoreError {
   constructor(message: string, cause?: unknown) {
     super('MC_ERR_GUEST_FAILED', message, { cause });
+  }
+}
+
+/** An engine method was called in a state that does not allow it (`start()` twice, use after close). */
+export class EngineStateError extends McCoreError {
+  constructor(message: string) {
+    super('MC_ERR_ENGINE_STATE', message);
+  }
+}
+
+/** The primary could not connect to its secondary and finish the HELLO exchange in time. */
+export class AttachError extends McCoreError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_ATTACH', message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** The peer was lost (data channel closed, keepalive conviction) before the operation could finish. */
+export class PeerLostError extends McCoreError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_PEER_LOST', message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** The peer reported an error (an ERROR message) and ended the session. */
+export class PeerErrorReport extends McCoreError {
+  /** The peer's error code. */
+  readonly peerCode: string;
+  constructor(peerCode: string, detail: string) {
+    super('MC_ERR_PEER_ERROR', `the peer reported ${peerCode}: ${detail}`);
+    this.peerCode = peerCode;
+  }
+}
+
+/** The arbiter gave the generation to another node: this node must not act alone. */
+export class ArbitrationLostError extends McCoreError {
+  constructor(generation: number) {
+    super('MC_ERR_ARBITRATION_LOST', `another node holds generation ${generation} or a newer one`);
+  }
+}
+
+/** A checkpoint is larger than the secondary accepts (its maxCheckpointBytes); it cannot be shipped. */
+export class CheckpointTooLargeError extends McCoreError {
+  constructor(epoch: number, bytes: number, maxBytes: number) {
+    super(
+      'MC_ERR_CHECKPOINT_TOO_LARGE',
+      `checkpoint ${epoch} holds ${bytes} bytes; the secondary accepts at most ${maxBytes}`,
+    );
+  }
+}
+
+/** The shared-file arbiter could not read or write its directory. */
+export class ArbiterIoError extends McCoreError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_ARBITER_IO', message, cause === undefined ? undefined : { cause });
+  }
+}
+
+/** Base class of the witness arbiter's errors (client and server). */
+export class WitnessError extends McCoreError {}
+
+/**
+ * The witness could not be reached or did not answer within the request deadline (refused, reset,
+ * frozen, gone). Nothing was granted: behave as if arbitration was lost, and retry later.
+ */
+export class WitnessUnavailableError extends WitnessError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_ARBITER_UNAVAILABLE', `witness unavailable: ${message}`, { cause });
+  }
+}
+
+/** The arbiter (or the server) was closed. */
+export class WitnessClosedError extends WitnessError {
+  constructor(what = 'the witness arbiter') {
+    super('MC_ERR_ARBITER_CLOSED', `${what} is closed`);
+  }
+}
+
+/**
+ * A witness message is malformed (wrong length, unknown type, bad field) or the peer reported that ours
+ * was. The message is dropped whole and nothing it asked for happens.
+ */
+export class WitnessProtocolError extends WitnessError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_WITNESS_PROTOCOL', message, { cause });
+  }
+}
+
+/**
+ * The witness state file cannot be read back (corrupted, another format, unreadable) or written. The
+ * witness refuses to start on state it cannot trust, and refuses a grant it could not persist.
+ */
+export class WitnessStateError extends WitnessError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_WITNESS_STATE', message, { cause });
   }
 }

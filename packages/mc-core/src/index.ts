@@ -1,35 +1,91 @@
 /**
  * @packageDocumentation
- * The micro-checkpointing engine's foundation: guest memory with a dirty log, the hot copy path that
- * gathers dirty pages into staging slabs (a WebAssembly kernel, with a plain JavaScript fallback),
- * and the guests that run a protected workload and pause it at safe points. The engine itself
- * (protocol, primary and secondary, failover) is built on these and is not part of this release.
+ * The micro-checkpointing engine: guest memory with a dirty log, the hot copy path that gathers
+ * dirty pages into staging slabs (a WebAssembly kernel, with a plain JavaScript fallback), the guests
+ * that run a protected workload and pause it at safe points, the MC protocol, and the two roles:
+ * `createPrimary()` runs the epochs and ships checkpoints, `createSecondary()` commits them into a
+ * checkpoint store, acknowledges them, and takes over when the primary dies and the arbiter agrees.
  *
  * @example
  * ```ts
- * import { createGuestMemory } from '@microcheckpoint/mc-core';
+ * import { createGuestMemory, createInProcessGuest, createPrimary, createSecondary, InProcessArbiter } from '@microcheckpoint/mc-core';
  *
- * const memory = createGuestMemory({ sizeBytes: 16 * 1024 * 1024 });
- * memory.write(8192, new TextEncoder().encode('hello'));
- * const capture = memory.capture(); // pause the guest around this call
- * for (const run of capture) console.log(run.pageIndex, run.pageCount, run.slabOffset);
- * capture.release();
+ * const arbiter = new InProcessArbiter();
+ * const secondary = createSecondary({
+ *   memory: createGuestMemory({ sizeBytes: 1 << 20 }),
+ *   arbiter,
+ *   takeover: ({ memory }) => ({ guest: startMyWorkload(memory), output: send }),
+ * });
+ * const { port } = await secondary.start();
+ * const memory = createGuestMemory({ sizeBytes: 1 << 20 });
+ * const guest = createInProcessGuest({ memory, handler, output: send });
+ * const primary = createPrimary({ guest, output: send, secondary: { port }, arbiter });
+ * await primary.start(); // protected: output now leaves only when its checkpoint is acknowledged
  * ```
  */
+export {
+  type Arbiter,
+  type ArbiterGrant,
+  type ArbiterRequest,
+  grantIsValid,
+} from './arbiter/contract.js';
+export { createFileArbiter, FileArbiter, type FileArbiterOptions } from './arbiter/file.js';
+export { InProcessArbiter } from './arbiter/in-process.js';
+export {
+  createWitnessArbiter,
+  type WitnessArbiter,
+  type WitnessArbiterOptions,
+} from './arbiter/witness.js';
+export {
+  DEFAULT_WITNESS_DRIFT_MARGIN_MS,
+  DEFAULT_WITNESS_HOST,
+  DEFAULT_WITNESS_REQUEST_TIMEOUT_MS,
+} from './arbiter/witness-constants.js';
+export type { WitnessStatus } from './arbiter/witness-protocol.js';
+export {
+  createWitnessServer,
+  type WitnessDecision,
+  WitnessServer,
+  type WitnessServerEvents,
+  type WitnessServerOptions,
+} from './arbiter/witness-server.js';
 export type { Capture, PageRun } from './capture.js';
 export {
+  DEFAULT_ARBITER_TTL_MS,
+  DEFAULT_ATTACH_TIMEOUT_MS,
   DEFAULT_CLOSE_TIMEOUT_MS,
+  DEFAULT_ENGINE_CLOSE_TIMEOUT_MS,
+  DEFAULT_EPOCH_MS,
   DEFAULT_GUEST_MEMORY_BYTES,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_QUEUED_REQUESTS,
+  DEFAULT_MAX_SYNC_PASSES,
   DEFAULT_PAGE_SIZE_BYTES,
   DEFAULT_PAUSE_TIMEOUT_MS,
   DEFAULT_QUEUE_HIGH_WATER_MARK,
   DEFAULT_REQUESTS_PER_TURN,
+  DEFAULT_SYNC_CONVERGE_PAGES,
+  DEFAULT_WORKLOAD_SOURCE,
   MAX_PAGE_SIZE_BYTES,
   MIN_PAGE_SIZE_BYTES,
+  SHORTEN_EPOCH_FRACTION,
   STAGING_SLAB_COUNT,
 } from './constants.js';
+export type { ChannelMessage, MessageChannel } from './engine/channel.js';
+export type {
+  EngineChannelOptions,
+  EngineKeepaliveOptions,
+  EngineStatus,
+  PeerStatus,
+} from './engine/common.js';
+export type { SampleSummary } from './engine/metrics.js';
 export {
+  ArbiterIoError,
+  ArbitrationLostError,
+  AttachError,
+  CheckpointTooLargeError,
+  EngineStateError,
   GuestClosedError,
   GuestFailedError,
   GuestQueueFullError,
@@ -42,7 +98,14 @@ export {
   MemoryAllocationError,
   OutOfBoundsError,
   PauseTimeoutError,
+  PeerErrorReport,
+  PeerLostError,
   SlabBusyError,
+  WitnessClosedError,
+  WitnessError,
+  WitnessProtocolError,
+  WitnessStateError,
+  WitnessUnavailableError,
 } from './errors.js';
 export {
   attachGuestMemory,
@@ -71,4 +134,64 @@ export {
 } from './guests/worker.js';
 export type { KernelName } from './kernel.js';
 export type { MemoryLayout } from './layout.js';
+export {
+  type CheckpointEvent,
+  createPrimary,
+  type PeerAddressOption,
+  type Primary,
+  type PrimaryEvents,
+  type PrimaryOptions,
+  type PrimaryState,
+  type PrimaryStatus,
+  type ShippingEvent,
+} from './primary.js';
+export {
+  type CapturedRun,
+  type CheckpointContent,
+  checkpointMessages,
+  pageMessages,
+} from './protocol/checkpoint-messages.js';
+export {
+  CheckpointReceiver,
+  type CheckpointSink,
+  type CommittedCheckpoint,
+  type ReceiverLimits,
+} from './protocol/checkpoint-receiver.js';
+export {
+  decodeMessage,
+  type EncodedMessage,
+  encodeMessage,
+  type HelloMessage,
+  type McMessage,
+  MESSAGE_TYPES,
+  type MessageKind,
+  PROTOCOL_VERSION,
+  ROLES,
+  type WirePageRun,
+} from './protocol/messages.js';
+export {
+  type CheckpointErrorCode,
+  CheckpointProtocolError,
+  FieldRangeError,
+  HandshakeError,
+  MalformedMessageError,
+  ProtocolError,
+  type ProtocolErrorCode,
+  TruncatedMessageError,
+  UnexpectedMessageError,
+  UnknownMessageTypeError,
+} from './protocol/protocol-errors.js';
+export {
+  type CommitEvent,
+  createSecondary,
+  type Secondary,
+  type SecondaryEvents,
+  type SecondaryOptions,
+  type SecondaryState,
+  type SecondaryStatus,
+  type TakeoverContext,
+  type TakeoverEvent,
+  type TakeoverHandler,
+  type TakeoverResult,
+} from './secondary.js';
 export type { WasmMemory } from './wasm-api.js';

@@ -30,10 +30,21 @@ export interface ArbiterGrant {
   validUntilMs: number;
 }
 
+/**
+ * Every implementation passes the compliance suite in `test/arbiter-compliance.ts`. When the arbiter
+ * cannot be asked (its server is down, frozen or unreachable, its directory unreadable), a call rejects
+ * with a typed error within the implementation's request deadline and never grants anything; the
+ * networked arbiters (witness, etcd) use the code `MC_ERR_ARBITER_UNAVAILABLE`. Malformed requests
+ * reject with `MC_ERR_INVALID_ARGUMENT`.
+ */
 export interface Arbiter {
-  /** Tries to win `generation`. Resolves with the grant, or null when another node holds it or a newer one. */
+  /**
+   * Tries to win `generation`. Resolves with the grant, or null when another node holds it or a newer
+   * one. The grant's validity is counted from before the request was sent, so the holder's view of it
+   * always ends before the arbiter could grant the next generation to someone else.
+   */
   acquire(request: ArbiterRequest): Promise<ArbiterGrant | null>;
-  /** Extends a grant; null when it was lost meanwhile (expired and taken). */
+  /** Extends a grant, keeping its token; null when it was lost meanwhile (expired, released or taken). */
   renew(grant: ArbiterGrant, ttlMs: number): Promise<ArbiterGrant | null>;
   /** Gives a grant up early (planned switchover, shutdown). */
   release(grant: ArbiterGrant): Promise<void>;

@@ -1,5 +1,6 @@
+import { isZeroPage } from '@microcheckpoint/checkpoint-store';
 import { crc32c } from '@node-rs/crc32';
-import type { McMessage, WirePageRun } from './messages.js';
+import type { McMessage, PagesMessage, WirePageRun } from './messages.js';
 
 /** A run of adjacent dirty pages as captured: `data` holds `pageCount` raw pages. */
 export interface CapturedRun {
@@ -18,7 +19,86 @@ export interface CheckpointContent {
 }
 
 /** Raw page codec byte (the store's PAGE_CODEC_IDS.raw). */
-const RAW_CODEC = 1;
+export const RAW_CODEC = 1;
+/** Zero page codec byte (the store's PAGE_CODEC_IDS.zero): a run of pages that carry no bytes. */
+export const ZERO_CODEC = 0;
+
+/** Page messages and what they add up to. */
+export interface PageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'> {
+  messages: PagesMessage<K>[];
+  /** Pages sent with their bytes. */
+  pageCount: number;
+  dataBytes: number;
+  /** CRC32C of the page data in order. */
+  checksum: number;
+  /** Pages left out because they are all zero (only with `skipZeroPages`). */
+  zeroPagesSkipped: number;
+}
+
+/**
+ * Splits captured runs into page messages of at most `maxMessageBytes` of page data each (runs are
+ * never split below one page), raw codec, by view: nothing is copied. With `skipZeroPages`, pages
+ * whose bytes are all zero are left out (for a first sync pass to a store that is still all zero).
+ */
+export function pageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'>(
+  kind: K,
+  sequence: number,
+  runs: readonly CapturedRun[],
+  pageSize: number,
+  maxMessageBytes: number,
+  skipZeroPages = false,
+): PageMessages<K> {
+  const pagesPerMessage = Math.max(1, Math.floor(maxMessageBytes / pageSize));
+  const messages: PagesMessage<K>[] = [];
+  let pageCount = 0;
+  let dataBytes = 0;
+  let checksum = 0;
+  let zeroPagesSkipped = 0;
+  let wireRuns: WirePageRun[] = [];
+  let data: Uint8Array[] = [];
+  let pagesInMessage = 0;
+  const flush = () => {
+    if (wireRuns.length === 0) return;
+    messages.push({ kind, sequence, codec: RAW_CODEC, runs: wireRuns, data });
+    wireRuns = [];
+    data = [];
+    pagesInMessage = 0;
+  };
+  const emit = (firstPage: number, count: number, bytes: Uint8Array) => {
+    let page = 0;
+    while (page < count) {
+      const take = Math.min(count - page, pagesPerMessage - pagesInMessage);
+      const slice = bytes.subarray(page * pageSize, (page + take) * pageSize);
+      wireRuns.push({ firstPage: firstPage + page, pageCount: take, encodedBytes: slice.byteLength });
+      data.push(slice);
+      checksum = crc32c(slice, checksum);
+      pageCount += take;
+      dataBytes += slice.byteLength;
+      pagesInMessage += take;
+      page += take;
+      if (pagesInMessage === pagesPerMessage) flush();
+    }
+  };
+  for (const run of runs) {
+    if (!skipZeroPages) {
+      emit(run.firstPage, run.pageCount, run.data);
+      continue;
+    }
+    // Sub-runs of non-zero pages.
+    let start = -1;
+    for (let i = 0; i <= run.pageCount; i++) {
+      const zero = i === run.pageCount || isZeroPage(run.data.subarray(i * pageSize, (i + 1) * pageSize));
+      if (zero && i < run.pageCount) zeroPagesSkipped++;
+      if (!zero && start === -1) start = i;
+      if (zero && start !== -1) {
+        emit(run.firstPage + start, i - start, run.data.subarray(start * pageSize, i * pageSize));
+        start = -1;
+      }
+    }
+  }
+  flush();
+  return { messages, pageCount, dataBytes, checksum: checksum >>> 0, zeroPagesSkipped };
+}
 
 /**
  * The messages of one checkpoint, in order: CKPT_BEGIN, CKPT_PAGES (each at most `maxMessageBytes`
@@ -31,43 +111,13 @@ export function checkpointMessages(
   maxMessageBytes: number,
 ): McMessage[] {
   const { epoch, fencingToken } = content;
-  const pagesPerMessage = Math.max(1, Math.floor(maxMessageBytes / pageSize));
-  let pageCount = 0;
-  let dataBytes = 0;
-  let checksum = 0;
-  const pageMessages: McMessage[] = [];
-  let runs: WirePageRun[] = [];
-  let data: Uint8Array[] = [];
-  let pagesInMessage = 0;
-  const flush = () => {
-    if (runs.length === 0) return;
-    pageMessages.push({ kind: 'CKPT_PAGES', sequence: epoch, codec: RAW_CODEC, runs, data });
-    runs = [];
-    data = [];
-    pagesInMessage = 0;
-  };
-  for (const run of content.runs) {
-    let page = 0;
-    while (page < run.pageCount) {
-      const take = Math.min(run.pageCount - page, pagesPerMessage - pagesInMessage);
-      const slice = run.data.subarray(page * pageSize, (page + take) * pageSize);
-      runs.push({ firstPage: run.firstPage + page, pageCount: take, encodedBytes: slice.byteLength });
-      data.push(slice);
-      checksum = crc32c(slice, checksum);
-      pageCount += take;
-      dataBytes += slice.byteLength;
-      pagesInMessage += take;
-      page += take;
-      if (pagesInMessage === pagesPerMessage) flush();
-    }
-  }
-  flush();
+  const pages = pageMessages('CKPT_PAGES', epoch, content.runs, pageSize, maxMessageBytes);
   const messages: McMessage[] = [
-    { kind: 'CKPT_BEGIN', epoch, fencingToken, pageCount, dataBytes },
-    ...pageMessages,
+    { kind: 'CKPT_BEGIN', epoch, fencingToken, pageCount: pages.pageCount, dataBytes: pages.dataBytes },
+    ...pages.messages,
   ];
   if (content.output && content.output.length > 0)
     messages.push({ kind: 'CKPT_OUTPUT', epoch, batch: content.output });
-  messages.push({ kind: 'CKPT_END', epoch, pageCount, checksum: checksum >>> 0 });
+  messages.push({ kind: 'CKPT_END', epoch, pageCount: pages.pageCount, checksum: pages.checksum });
   return messages;
 }

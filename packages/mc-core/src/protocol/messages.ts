@@ -19,6 +19,7 @@ export const MESSAGE_TYPES = {
   BUDGET: 11,
   GOODBYE: 12,
   ERROR: 13,
+  SYNC_ACK: 14,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_TYPES;
@@ -51,6 +52,10 @@ export interface HelloMessage {
   fencingToken: number;
   /** The last epoch the sender has committed (secondary) or shipped (primary); 0 before the first. */
   committedEpoch: number;
+  /** The arbitration generation the fencing token belongs to (the next takeover asks for one above). */
+  generation: number;
+  /** UDP port of the sender's keepalive heartbeats (on the data channel's address); 0 for none. */
+  heartbeatPort: number;
   nodeId: string;
 }
 
@@ -72,6 +77,13 @@ export interface PagesMessage<K extends 'SYNC_PAGES' | 'CKPT_PAGES'> {
   runs: readonly WirePageRun[];
   /** The runs' encoded data back to back; on encode any split into parts, on decode one view. */
   data: readonly Uint8Array[];
+}
+
+/** The secondary has staged a whole sync pass: the primary may reuse the slab it shipped from. */
+export interface SyncAckMessage {
+  kind: 'SYNC_ACK';
+  pass: number;
+  pagesReceived: number;
 }
 
 export interface SyncEndMessage {
@@ -144,6 +156,7 @@ export type McMessage =
   | SyncBeginMessage
   | PagesMessage<'SYNC_PAGES'>
   | SyncEndMessage
+  | SyncAckMessage
   | CkptBeginMessage
   | PagesMessage<'CKPT_PAGES'>
   | CkptOutputMessage
@@ -168,6 +181,8 @@ function layout(sink: FieldSink, message: McMessage): void {
       sink.u8('maxInFlight', message.maxInFlight);
       sink.u64('fencingToken', message.fencingToken);
       sink.u64('committedEpoch', message.committedEpoch);
+      sink.u64('generation', message.generation);
+      sink.u16('heartbeatPort', message.heartbeatPort);
       sink.text('nodeId', message.nodeId);
       return;
     case 'SYNC_BEGIN':
@@ -200,6 +215,10 @@ function layout(sink: FieldSink, message: McMessage): void {
       sink.u32('pass', message.pass);
       sink.u8('final', message.final);
       sink.u32('pagesSent', message.pagesSent);
+      return;
+    case 'SYNC_ACK':
+      sink.u32('pass', message.pass);
+      sink.u32('pagesReceived', message.pagesReceived);
       return;
     case 'CKPT_BEGIN':
       sink.u64('epoch', message.epoch);
@@ -293,6 +312,8 @@ function readMessage(kind: MessageKind, r: Reader): McMessage {
         maxInFlight: r.u8(),
         fencingToken: r.u64('fencingToken'),
         committedEpoch: r.u64('committedEpoch'),
+        generation: r.u64('generation'),
+        heartbeatPort: r.u16(),
         nodeId: r.text('nodeId'),
       };
     case 'SYNC_BEGIN':
@@ -302,6 +323,8 @@ function readMessage(kind: MessageKind, r: Reader): McMessage {
       return readPages(kind, r);
     case 'SYNC_END':
       return { kind, pass: r.u32(), final: r.u8(), pagesSent: r.u32() };
+    case 'SYNC_ACK':
+      return { kind, pass: r.u32(), pagesReceived: r.u32() };
     case 'CKPT_BEGIN':
       return {
         kind,

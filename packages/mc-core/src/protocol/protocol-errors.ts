@@ -3,7 +3,9 @@ export type ProtocolErrorCode =
   | 'MC_ERR_PROTOCOL_UNKNOWN_TYPE'
   | 'MC_ERR_PROTOCOL_TRUNCATED'
   | 'MC_ERR_PROTOCOL_MALFORMED'
-  | 'MC_ERR_PROTOCOL_RANGE';
+  | 'MC_ERR_PROTOCOL_RANGE'
+  | 'MC_ERR_PROTOCOL_HANDSHAKE'
+  | 'MC_ERR_PROTOCOL_UNEXPECTED';
 
 /** A protocol message could not be encoded or decoded. The connection that carried it must end. */
 export class ProtocolError extends Error {
@@ -40,6 +42,23 @@ export class MalformedMessageError extends ProtocolError {
 export class FieldRangeError extends ProtocolError {
   constructor(field: string, value: unknown, range: string) {
     super('MC_ERR_PROTOCOL_RANGE', `${field} = ${String(value)} is outside ${range}`);
+  }
+}
+
+/**
+ * The peer's HELLO cannot start a session: another protocol version, another role than expected, a
+ * memory of another shape, a stale fencing token, or a secondary that already holds another session.
+ */
+export class HandshakeError extends ProtocolError {
+  constructor(message: string) {
+    super('MC_ERR_PROTOCOL_HANDSHAKE', message);
+  }
+}
+
+/** A well-formed message that the protocol does not allow at this point of the session. */
+export class UnexpectedMessageError extends ProtocolError {
+  constructor(message: string) {
+    super('MC_ERR_PROTOCOL_UNEXPECTED', message);
   }
 }
 

@@ -1,0 +1,158 @@
+// Runs the KV service protected by micro-checkpointing, one node per process:
+//   node examples/kv/dist/protected.js --role secondary --data-port 7000 --port 6380 --arbiter-dir /tmp/kv-arbiter
+//   node examples/kv/dist/protected.js --role primary --port 6379 --secondary-port 7000 --arbiter-dir /tmp/kv-arbiter
+// Clients talk to the primary (6379); when it dies, the secondary serves the same table on its own
+// port (6380). Each node prints JSON lines on stdout: what it listens on, when it is protected or
+// serving (and, with `--report-ms N`, the primary's status every N ms). `--kill-at <epoch>:<message kind>` makes the primary SIGKILL itself right after handing
+// that message of that checkpoint to the channel (fault injection for the failover harness).
+import { parseArgs } from 'node:util';
+import {
+  createFileArbiter,
+  createGuestMemory,
+  createPrimary,
+  createSecondary,
+  type Primary,
+  type Secondary,
+} from '@microcheckpoint/mc-core';
+import { createKvService, type KvService } from './service.js';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    'data-port': { type: 'string', default: '0' },
+    'secondary-host': { type: 'string', default: '127.0.0.1' },
+    'secondary-port': { type: 'string' },
+    'arbiter-dir': { type: 'string' },
+    'memory-mib': { type: 'string', default: '64' },
+    slots: { type: 'string', default: '65536' },
+    'epoch-ms': { type: 'string', default: '20' },
+    'kill-at': { type: 'string' },
+    'report-ms': { type: 'string', default: '0' },
+    'detect-multiplier': { type: 'string', default: '5' },
+    'hang-timeout-ms': { type: 'string', default: '500' },
+  },
+});
+
+const print = (message: object): void => {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+};
+const fail = (message: string): never => {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+};
+
+const role = values.role ?? fail('--role primary|secondary is required');
+const arbiterDir = values['arbiter-dir'] ?? fail('--arbiter-dir is required');
+const sizeBytes = Number(values['memory-mib']) * 1024 * 1024;
+const arbiter = createFileArbiter({ directory: arbiterDir });
+// Heartbeats every 20 ms; the peer is convicted after `multiplier` silent intervals, or when its
+// main loop shows no progress for `hangTimeoutMs`.
+const keepalive = {
+  multiplier: Number(values['detect-multiplier']),
+  hangTimeoutMs: Number(values['hang-timeout-ms']),
+};
+let engine: Primary | Secondary | undefined;
+let service: KvService | undefined;
+
+if (role === 'primary') {
+  const secondaryPort = Number(values['secondary-port'] ?? fail('--secondary-port is required'));
+  service = await createKvService({
+    memory: createGuestMemory({ sizeBytes }),
+    slotCount: Number(values.slots),
+    host: values.host,
+    port: Number(values.port),
+  });
+  print({ type: 'listening', role, port: service.port });
+  const running = service;
+  const primary = createPrimary({
+    guest: running.guest,
+    output: (connection, data) => running.server.deliver(connection, data),
+    secondary: { host: values['secondary-host'], port: secondaryPort },
+    arbiter,
+    nodeId: `kv-primary-${process.pid}`,
+    epochMs: Number(values['epoch-ms']),
+    source: 'kv',
+    keepalive,
+  });
+  engine = primary;
+  const killAt = values['kill-at'];
+  if (killAt !== undefined) {
+    const [epoch, kind] = killAt.split(':');
+    primary.on('shipping', (event) => {
+      // CKPT_PAGES: the first page message, so the checkpoint is cut after its BEGIN and some pages.
+      if (
+        event.epoch === Number(epoch) &&
+        event.kind === kind &&
+        (kind !== 'CKPT_PAGES' || event.index === 1)
+      ) {
+        print({ type: 'killing', epoch: event.epoch, kind: event.kind, index: event.index });
+        process.kill(process.pid, 'SIGKILL');
+      }
+    });
+  }
+  primary.on('state', (state) => print({ type: 'state', role, state }));
+  await primary.start();
+  print({ type: 'protected', epoch: primary.status().epoch });
+  const reportMs = Number(values['report-ms']);
+  if (reportMs > 0) {
+    // Status for harnesses (the benchmark reads the pause percentiles from it).
+    setInterval(() => {
+      const { pauseMs, checkpointBytes, checkpointsPerSecond, committedEpoch, cork, stretchedEpochs } =
+        primary.status();
+      print({
+        type: 'status',
+        pauseMs,
+        checkpointBytes,
+        checkpointsPerSecond,
+        committedEpoch,
+        stretchedEpochs,
+        outputLatencyMs: { p50: cork.latency.p50Ms, p99: cork.latency.p99Ms },
+      });
+    }, reportMs).unref();
+  }
+} else if (role === 'secondary') {
+  const secondary = createSecondary({
+    memory: createGuestMemory({ sizeBytes }),
+    arbiter,
+    host: values.host,
+    port: Number(values['data-port']),
+    nodeId: `kv-secondary-${process.pid}`,
+    source: 'kv',
+    keepalive,
+    takeover: async ({ memory }) => {
+      service = await createKvService({
+        memory,
+        restore: true,
+        host: values.host,
+        port: Number(values.port),
+      });
+      const running = service;
+      return {
+        guest: running.guest,
+        output: (connection, data) => running.server.deliver(connection, data),
+        // Re-emitted replies were addressed to connections that died with the primary; connection
+        // numbers here are this server's own, so they must not receive them.
+        reemit: () => undefined,
+      };
+    },
+  });
+  engine = secondary;
+  secondary.on('state', (state) => print({ type: 'state', role, state }));
+  secondary.on('takeover', (event) => print({ type: 'serving', port: service?.port, ...event }));
+  const address = await secondary.start();
+  print({ type: 'listening', role, dataPort: address.port });
+} else {
+  fail(`--role must be primary or secondary, got ${role}`);
+}
+
+const stop = (): void => {
+  void (async () => {
+    await engine?.close();
+    await service?.close();
+    process.exit(0);
+  })();
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -1,0 +1,1066 @@
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { type CorkQueueOptions, createCorkQueue } from '@microcheckpoint/io-cork';
+import { createKeepalive, type Keepalive, type StateChange } from '@microcheckpoint/keepalive';
+import { type Channel, connect } from '@microcheckpoint/transport-tcp';
+import type { Arbiter, ArbiterGrant } from './arbiter/contract.js';
+import type { Capture } from './capture.js';
+import {
+  DEFAULT_ARBITER_TTL_MS,
+  DEFAULT_ATTACH_TIMEOUT_MS,
+  DEFAULT_ENGINE_CLOSE_TIMEOUT_MS,
+  DEFAULT_EPOCH_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_MAX_SYNC_PASSES,
+  DEFAULT_SYNC_CONVERGE_PAGES,
+  DEFAULT_WORKLOAD_SOURCE,
+  SHORTEN_EPOCH_FRACTION,
+  STAGING_SLAB_COUNT,
+} from './constants.js';
+import {
+  hostOf,
+  type MessageChannel,
+  receiveMessage,
+  sendAll,
+  sendMessage,
+  waitForDrain,
+} from './engine/channel.js';
+import {
+  arbiterOption,
+  type EngineChannelOptions,
+  type EngineKeepaliveOptions,
+  type EngineStatus,
+  numberOption,
+  passThrough,
+  stringOption,
+} from './engine/common.js';
+import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
+import { OutputPath } from './engine/output-path.js';
+import {
+  ArbitrationLostError,
+  AttachError,
+  CheckpointTooLargeError,
+  EngineStateError,
+  InvalidOptionError,
+  PeerErrorReport,
+  PeerLostError,
+} from './errors.js';
+import type { Guest, OutputSink } from './guests/contract.js';
+import { type CapturedRun, checkpointMessages, pageMessages } from './protocol/checkpoint-messages.js';
+import { type HelloMessage, type McMessage, PROTOCOL_VERSION, ROLES } from './protocol/messages.js';
+import { HandshakeError, ProtocolError, UnexpectedMessageError } from './protocol/protocol-errors.js';
+
+/** Where the secondary listens for its primary. */
+export interface PeerAddressOption {
+  /** @default '127.0.0.1' */
+  host?: string;
+  port: number;
+}
+
+/** Options of `createPrimary()`. */
+export interface PrimaryOptions {
+  /** The protected workload. Its memory is what checkpoints carry. Required. */
+  guest: Guest;
+  /**
+   * Where released output goes: the application's real sink (a socket writer, for a service). The
+   * engine installs its cork queue as the guest's output and calls this for each item once the
+   * checkpoint covering it is acknowledged. Required.
+   */
+  output: OutputSink;
+  /** The secondary's data-channel address (see `Secondary.start()`). Required. */
+  secondary: PeerAddressOption;
+  /** Decides who may act alone when the two lose each other. Required. */
+  arbiter: Arbiter;
+  /**
+   * Stable identity of this node, given to the arbiter and in HELLO.
+   * @default `primary-<hostname>-<pid>`
+   */
+  nodeId?: string;
+  /**
+   * Epoch length: a checkpoint every `epochMs` milliseconds (sooner when the dirty pages approach
+   * half of what the secondary accepts, later when the previous checkpoint is still in flight).
+   * @default 20
+   */
+  epochMs?: number;
+  /**
+   * Page data per CKPT_PAGES / SYNC_PAGES message, bytes.
+   * @default 1048576
+   */
+  maxMessageBytes?: number;
+  /**
+   * Live sync passes before the first checkpoint is taken regardless of convergence.
+   * @default 8
+   */
+  maxSyncPasses?: number;
+  /**
+   * A live sync pass that carried at most this many pages is the last one: the first checkpoint,
+   * with the guest paused, carries what was dirtied during it.
+   * @default 256
+   */
+  syncConvergePages?: number;
+  /**
+   * How long `start()` keeps trying to connect to the secondary and finish the HELLO exchange, ms.
+   * @default 10000
+   */
+  attachTimeoutMs?: number;
+  /**
+   * Lease asked of the arbiter when this node must act alone, ms; renewed every third of it.
+   * @default 5000
+   */
+  arbiterTtlMs?: number;
+  /**
+   * The arbitration generation this primary starts under (it acquires it once at start to get its
+   * fencing token). A takeover asks for the next one.
+   * @default 1
+   */
+  generation?: number;
+  /**
+   * How long `close()` waits for the last checkpoint's ACK and the secondary's goodbye, ms.
+   * @default 2000
+   */
+  closeTimeoutMs?: number;
+  /**
+   * Name of the workload stamped on its output items (io-cork `source`); the same on both nodes.
+   * @default 'workload'
+   */
+  source?: string;
+  /** Cork queue bounds (io-cork options other than `source` and `generation`). */
+  cork?: Omit<CorkQueueOptions, 'source' | 'generation'>;
+  /** Keepalive settings (detector and local heartbeat socket). */
+  keepalive?: EngineKeepaliveOptions;
+  /** Data channel settings (transport-tcp channel options). */
+  channel?: EngineChannelOptions;
+}
+
+/**
+ * - `idle`: created, `start()` not called.
+ * - `attaching`: connecting to the secondary and exchanging HELLO.
+ * - `syncing`: live sync passes; output is corked from here on.
+ * - `protected`: the epoch loop runs; output leaves on ACK.
+ * - `arbitrating`: the secondary was lost; output stays corked until the arbiter answers.
+ * - `unprotected`: won arbitration; output is released at once (no secondary).
+ * - `deposed`: lost arbitration (or the grant); the guest is paused and output stays corked for good.
+ * - `failed`: a checkpoint could not be made (too large for the secondary); guest paused, output corked.
+ * - `closed`: `close()` finished.
+ */
+export type PrimaryState =
+  | 'idle'
+  | 'attaching'
+  | 'syncing'
+  | 'protected'
+  | 'arbitrating'
+  | 'unprotected'
+  | 'deposed'
+  | 'failed'
+  | 'closed';
+
+/** A checkpoint the secondary acknowledged. */
+export interface CheckpointEvent {
+  epoch: number;
+  pageCount: number;
+  /** Page data bytes. */
+  bytes: number;
+  /** Output items the checkpoint carried (released now). */
+  outputItems: number;
+  /** Time the guest was paused for this checkpoint, ms. */
+  pauseMs: number;
+  /** From the end of the pause to the ACK, ms. */
+  shipMs: number;
+}
+
+/** One message of a checkpoint handed to the channel (for tracing and fault injection in tests). */
+export interface ShippingEvent {
+  epoch: number;
+  kind: McMessage['kind'];
+  index: number;
+  count: number;
+}
+
+/** Events of a Primary. */
+export interface PrimaryEvents {
+  state: [state: PrimaryState, previous: PrimaryState];
+  /** A live sync pass was acknowledged. */
+  sync: [info: { pass: number; pages: number; zeroPagesSkipped: number; final: boolean }];
+  checkpoint: [event: CheckpointEvent];
+  shipping: [event: ShippingEvent];
+  /**
+   * Checkpoint `epoch` was captured and the guest is still paused: guest memory is exactly what the
+   * checkpoint carries until the listener returns. A listener lengthens the pause; for tests and tools.
+   */
+  capture: [event: { epoch: number; pageCount: number }];
+  /** The secondary was lost (data channel, keepalive); arbitration follows. */
+  'peer-lost': [error: Error];
+  /** The keepalive's view of the secondary changed. */
+  peer: [change: StateChange];
+  /** Something failed that the engine handled (a guest that would not pause, a refused checkpoint). */
+  error: [error: Error];
+}
+
+/** Status of a primary. */
+export interface PrimaryStatus extends EngineStatus {
+  role: 'primary';
+  state: PrimaryState;
+  /** Live sync passes done. */
+  syncPasses: number;
+  /** Epochs stretched because the previous checkpoint was still in flight. */
+  stretchedEpochs: number;
+  /** Checkpoints taken early by the policy (dirty pages near the secondary's limit, cork backpressure). */
+  shortenedEpochs: number;
+  /** Output refused at the cork queue's hard cap (lost; never released). */
+  refusedOutputs: number;
+}
+
+/** The protecting side: runs the guest's epochs and ships checkpoints to the secondary. */
+export interface Primary {
+  readonly state: PrimaryState;
+  /**
+   * Connects to the secondary, exchanges HELLO, runs the live sync and the first checkpoint.
+   * Resolves once the first checkpoint is acknowledged (state `protected`). Rejects with
+   * `AttachError`, `HandshakeError` (from the protocol) or `PeerLostError` if protection could not
+   * be established; after a loss during sync the engine still arbitrates (see `state`).
+   */
+  start(): Promise<void>;
+  /** Takes a checkpoint now instead of at the end of the epoch. Resolves when it is acknowledged. */
+  checkpoint(): Promise<void>;
+  status(): PrimaryStatus;
+  /**
+   * Ends protection: a last checkpoint releases what is corked, a GOODBYE tells the secondary not to
+   * take over, then the channel and keepalive close. The guest keeps running, its output going
+   * straight to `output`. Idempotent.
+   */
+  close(): Promise<void>;
+  on<E extends keyof PrimaryEvents>(event: E, listener: (...args: PrimaryEvents[E]) => void): this;
+  once<E extends keyof PrimaryEvents>(event: E, listener: (...args: PrimaryEvents[E]) => void): this;
+  off<E extends keyof PrimaryEvents>(event: E, listener: (...args: PrimaryEvents[E]) => void): this;
+}
+
+interface InFlight {
+  epoch: number;
+  captures: Capture[];
+  pageCount: number;
+  bytes: number;
+  outputItems: number;
+  pauseMs: number;
+  shippedAt: bigint;
+}
+
+interface Resolved {
+  guest: Guest;
+  output: OutputSink;
+  host: string;
+  port: number;
+  arbiter: Arbiter;
+  nodeId: string;
+  epochMs: number;
+  maxMessageBytes: number;
+  maxSyncPasses: number;
+  syncConvergePages: number;
+  attachTimeoutMs: number;
+  arbiterTtlMs: number;
+  generation: number;
+  closeTimeoutMs: number;
+  source: string;
+  cork: Omit<CorkQueueOptions, 'source' | 'generation'>;
+  keepalive: EngineKeepaliveOptions;
+  channel: EngineChannelOptions;
+}
+
+function resolveOptions(options: PrimaryOptions): Resolved {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError('options', 'must be an object');
+  const guest = options.guest as Guest | undefined;
+  if (
+    guest === null ||
+    typeof guest !== 'object' ||
+    typeof guest.pause !== 'function' ||
+    typeof guest.setOutput !== 'function' ||
+    guest.memory === undefined
+  ) {
+    throw new InvalidOptionError('guest', 'must be a Guest (createInProcessGuest, createWorkerGuest)');
+  }
+  if (typeof options.output !== 'function') throw new InvalidOptionError('output', 'must be a function');
+  const secondary = options.secondary as PeerAddressOption | undefined;
+  if (secondary === null || typeof secondary !== 'object')
+    throw new InvalidOptionError('secondary', 'must be { host?, port }');
+  const port = numberOption('secondary.port', secondary.port, Number.NaN, 1, 65535);
+  if (Number.isNaN(port)) throw new InvalidOptionError('secondary.port', 'is required');
+  const maxMessageBytes = numberOption(
+    'maxMessageBytes',
+    options.maxMessageBytes,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    guest.memory.pageSizeBytes,
+    64 * 1024 * 1024 - 65536,
+  );
+  return {
+    guest,
+    output: options.output,
+    host: stringOption('secondary.host', secondary.host, '127.0.0.1'),
+    port,
+    arbiter: arbiterOption(options.arbiter),
+    nodeId: stringOption('nodeId', options.nodeId, `primary-${hostname()}-${process.pid}`),
+    epochMs: numberOption('epochMs', options.epochMs, DEFAULT_EPOCH_MS, 1, 3_600_000),
+    maxMessageBytes,
+    maxSyncPasses: numberOption('maxSyncPasses', options.maxSyncPasses, DEFAULT_MAX_SYNC_PASSES, 1, 1000),
+    syncConvergePages: numberOption(
+      'syncConvergePages',
+      options.syncConvergePages,
+      DEFAULT_SYNC_CONVERGE_PAGES,
+      0,
+    ),
+    attachTimeoutMs: numberOption('attachTimeoutMs', options.attachTimeoutMs, DEFAULT_ATTACH_TIMEOUT_MS, 1),
+    arbiterTtlMs: numberOption('arbiterTtlMs', options.arbiterTtlMs, DEFAULT_ARBITER_TTL_MS, 10),
+    generation: numberOption('generation', options.generation, 1, 1),
+    closeTimeoutMs: numberOption(
+      'closeTimeoutMs',
+      options.closeTimeoutMs,
+      DEFAULT_ENGINE_CLOSE_TIMEOUT_MS,
+      0,
+    ),
+    source: stringOption('source', options.source, DEFAULT_WORKLOAD_SOURCE),
+    cork: passThrough('cork', options.cork),
+    keepalive: passThrough('keepalive', options.keepalive),
+    channel: passThrough('channel', options.channel),
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+class PrimaryEngine extends EventEmitter implements Primary {
+  readonly #o: Resolved;
+  readonly #memory: Guest['memory'];
+  readonly #path: OutputPath;
+  #state: PrimaryState = 'idle';
+  #channel: (Channel & MessageChannel) | null = null;
+  #keepalive: Keepalive | null = null;
+  #peerHello: HelloMessage | null = null;
+  #token = 0;
+  #generation: number;
+  #grant: ArbiterGrant | null = null;
+  #renewTimer: NodeJS.Timeout | null = null;
+  /** The epoch running now: its output is corked under this number, its writes go into checkpoint #epoch. */
+  #epoch = 1;
+  #acked = 0;
+  #inFlight: InFlight[] = [];
+  #maxInFlight = 1;
+  #maxCheckpointBytes = 0;
+  #capturing = false;
+  #pendingTick = false;
+  #epochTimer: NodeJS.Timeout | null = null;
+  #policyTimer: NodeJS.Timeout | null = null;
+  #epochStartedAt = process.hrtime.bigint();
+  #syncPasses = 0;
+  #syncWaiter: { pass: number; resolve: () => void; reject: (e: Error) => void } | null = null;
+  #helloWaiter: { resolve: (h: HelloMessage) => void; reject: (e: Error) => void } | null = null;
+  #firstCheckpoint: { resolve: () => void; reject: (e: Error) => void } | null = null;
+  #goodbyeWaiter: (() => void) | null = null;
+  #ackWaiters: Array<{ epoch: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  #lostHandled = false;
+  readonly #pause = new SampleWindow();
+  readonly #sizes = new SampleWindow();
+  readonly #rate = new RateMeter();
+  #stretched = 0;
+  #shortened = 0;
+
+  constructor(options: PrimaryOptions) {
+    super();
+    this.#o = resolveOptions(options);
+    this.#memory = this.#o.guest.memory;
+    this.#generation = this.#o.generation;
+    const cork = createCorkQueue({ ...this.#o.cork, source: this.#o.source });
+    this.#path = new OutputPath(cork, this.#o.output);
+    this.#path.onPressure = () => this.#shorten();
+  }
+
+  get state(): PrimaryState {
+    return this.#state;
+  }
+
+  #setState(next: PrimaryState): void {
+    if (next === this.#state) return;
+    const previous = this.#state;
+    this.#state = next;
+    this.emit('state', next, previous);
+  }
+
+  #report(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'idle') throw new EngineStateError(`start() in state ${this.#state}`);
+    this.#setState('attaching');
+    const o = this.#o;
+    const grant = await o.arbiter.acquire({
+      generation: o.generation,
+      node: o.nodeId,
+      ttlMs: o.arbiterTtlMs,
+    });
+    if (grant === null) {
+      this.#setState('deposed');
+      throw new ArbitrationLostError(o.generation);
+    }
+    // The grant only mints the token: while protected, neither node acts alone. Releasing it lets
+    // whichever node survives a failure take the next generation at once.
+    await o.arbiter.release(grant);
+    this.#token = grant.token;
+    this.#generation = grant.generation;
+    this.#path.cork.setGeneration(this.#token);
+
+    const keepalive = createKeepalive({ ...o.keepalive, role: 'primary', goodbyeOnClose: false });
+    this.#keepalive = keepalive;
+    const heartbeat = await keepalive.start();
+    keepalive.on('change', (change) => this.emit('peer', change));
+    keepalive.on('dead', (change) =>
+      this.#lose(new PeerLostError(`keepalive convicted the secondary (${change.reason})`)),
+    );
+    keepalive.on('error', (err) => this.#report(err));
+
+    try {
+      await this.#attach(heartbeat.port);
+    } catch (err) {
+      await this.#teardownTransport();
+      this.#setState('idle');
+      throw err;
+    }
+
+    // From here every output of the guest is corked: epoch 1 collects it until the first checkpoint.
+    this.#path.cork.open(this.#epoch);
+    o.guest.setOutput(this.#path.append);
+    this.#setState('syncing');
+    const protectedNow = new Promise<void>((resolve, reject) => {
+      this.#firstCheckpoint = { resolve, reject };
+    });
+    // Handled below; this keeps a loss during sync from being an unhandled rejection meanwhile.
+    protectedNow.catch(() => undefined);
+    try {
+      await this.#sync();
+    } catch (err) {
+      this.#lose(err as Error);
+    }
+    if ((this.#state as PrimaryState) === 'syncing') void this.#tick();
+    await protectedNow;
+  }
+
+  async #attach(heartbeatPort: number): Promise<void> {
+    const o = this.#o;
+    const deadline = performance.now() + o.attachTimeoutMs;
+    let lastError: unknown;
+    let channel: Channel | null = null;
+    while (channel === null) {
+      const left = deadline - performance.now();
+      if (left <= 0) throw new AttachError(`could not reach the secondary at ${o.host}:${o.port}`, lastError);
+      try {
+        channel = await connect({
+          ...o.channel,
+          host: o.host,
+          port: o.port,
+          connectTimeoutMs: Math.ceil(left),
+        });
+      } catch (err) {
+        lastError = err;
+        await sleep(Math.min(100, Math.max(1, deadline - performance.now())));
+      }
+    }
+    const ch = channel as Channel & MessageChannel;
+    this.#channel = ch;
+    ch.on('message', (m) => this.#onMessage(m));
+    ch.on('close', (err) => this.#onChannelClose(err));
+    const hello = new Promise<HelloMessage>((resolve, reject) => {
+      this.#helloWaiter = { resolve, reject };
+    });
+    const timer = setTimeout(
+      () => this.#helloWaiter?.reject(new AttachError('the secondary did not answer HELLO in time')),
+      Math.max(1, deadline - performance.now()),
+    );
+    sendMessage(ch, {
+      kind: 'HELLO',
+      protocolVersion: PROTOCOL_VERSION,
+      role: ROLES.primary,
+      capabilities: 0,
+      pageSize: this.#memory.pageSizeBytes,
+      pageCount: this.#memory.pageCount,
+      memoryBudgetBytes: 0,
+      maxCheckpointBytes: 0,
+      maxInFlight: STAGING_SLAB_COUNT,
+      fencingToken: this.#token,
+      committedEpoch: this.#epoch - 1,
+      generation: this.#generation,
+      heartbeatPort,
+      nodeId: o.nodeId,
+    });
+    let peer: HelloMessage;
+    try {
+      peer = await hello;
+    } finally {
+      clearTimeout(timer);
+      this.#helloWaiter = null;
+    }
+    this.#checkHello(peer);
+    this.#peerHello = peer;
+    this.#maxInFlight = Math.min(peer.maxInFlight, STAGING_SLAB_COUNT);
+    this.#maxCheckpointBytes = peer.maxCheckpointBytes;
+    if (peer.heartbeatPort !== 0) {
+      this.#keepalive?.setPeer({ address: hostOf(ch.remoteAddress), port: peer.heartbeatPort });
+    }
+  }
+
+  #checkHello(peer: HelloMessage): void {
+    const m = this.#memory;
+    if (peer.protocolVersion !== PROTOCOL_VERSION)
+      throw new HandshakeError(
+        `the secondary speaks protocol ${peer.protocolVersion}, this node ${PROTOCOL_VERSION}`,
+      );
+    if (peer.role !== ROLES.secondary)
+      throw new HandshakeError(`the peer is not a secondary (role ${peer.role})`);
+    if (peer.pageSize !== m.pageSizeBytes || peer.pageCount !== m.pageCount) {
+      throw new HandshakeError(
+        `the secondary holds ${peer.pageCount} pages of ${peer.pageSize} bytes; the guest has ${m.pageCount} of ${m.pageSizeBytes}`,
+      );
+    }
+    if (peer.fencingToken > this.#token)
+      throw new HandshakeError(
+        `the secondary has seen token ${peer.fencingToken}; this node holds ${this.#token}`,
+      );
+    if (peer.committedEpoch !== 0)
+      throw new HandshakeError(`the secondary already holds epoch ${peer.committedEpoch} of another session`);
+    if (peer.maxInFlight < 1) throw new HandshakeError('the secondary allows no checkpoint in flight');
+    if (peer.maxCheckpointBytes < m.pageSizeBytes)
+      throw new HandshakeError(
+        `the secondary accepts checkpoints of ${peer.maxCheckpointBytes} bytes, under one page`,
+      );
+  }
+
+  /** Live sync: whole memory, then what was dirtied meanwhile, until a pass is small. */
+  async #sync(): Promise<void> {
+    const o = this.#o;
+    const m = this.#memory;
+    m.markDirty(0, m.sizeBytes);
+    for (let pass = 1; ; pass++) {
+      if (this.#state !== 'syncing') throw new PeerLostError('the secondary was lost during sync');
+      const capture = m.capture();
+      try {
+        const runs = capturedRuns(capture);
+        // Pages the store has never seen are zero there: a first pass leaves zero pages out.
+        const pages = pageMessages('SYNC_PAGES', pass, runs, m.pageSizeBytes, o.maxMessageBytes, pass === 1);
+        const final = capture.complete && (pages.pageCount <= o.syncConvergePages || pass >= o.maxSyncPasses);
+        const acked = new Promise<void>((resolve, reject) => {
+          this.#syncWaiter = { pass, resolve, reject };
+        });
+        // Awaited below; a loss while the pass is still being sent must not go unhandled meanwhile.
+        acked.catch(() => undefined);
+        const channel = this.#requireChannel();
+        await sendAll(channel, [
+          { kind: 'SYNC_BEGIN', pass, fencingToken: this.#token, pageCount: pages.pageCount },
+          ...pages.messages,
+          { kind: 'SYNC_END', pass, final: final ? 1 : 0, pagesSent: pages.pageCount },
+        ]);
+        await acked;
+        this.#syncPasses = pass;
+        this.emit('sync', { pass, pages: pages.pageCount, zeroPagesSkipped: pages.zeroPagesSkipped, final });
+        if (final) return;
+      } finally {
+        this.#syncWaiter = null;
+        capture.release();
+      }
+    }
+  }
+
+  #requireChannel(): Channel & MessageChannel {
+    const channel = this.#channel;
+    if (channel === null || channel.closed) throw new PeerLostError('the data channel is closed');
+    return channel;
+  }
+
+  #onMessage(frame: { type: number; payload: Uint8Array }): void {
+    this.#keepalive?.evidenceOfLife('bytes');
+    let message: McMessage;
+    try {
+      message = receiveMessage(frame);
+      this.#handle(message);
+    } catch (err) {
+      this.#violation(err as Error);
+    }
+  }
+
+  #handle(message: McMessage): void {
+    switch (message.kind) {
+      case 'HELLO':
+        if (this.#helloWaiter === null) throw new UnexpectedMessageError('a second HELLO');
+        this.#helloWaiter.resolve(message);
+        return;
+      case 'SYNC_ACK': {
+        const waiter = this.#syncWaiter;
+        if (waiter === null || waiter.pass !== message.pass)
+          throw new UnexpectedMessageError(`SYNC_ACK of pass ${message.pass} is not awaited`);
+        waiter.resolve();
+        return;
+      }
+      case 'ACK':
+        this.#onAck(message.epoch, message.fencingToken);
+        return;
+      case 'NACK':
+        throw new PeerErrorReport(`NACK ${message.reason}`, `checkpoint ${message.epoch}: ${message.detail}`);
+      case 'ERROR':
+        if (this.#helloWaiter !== null && message.code === 'MC_ERR_PROTOCOL_HANDSHAKE') {
+          this.#helloWaiter.reject(
+            new HandshakeError(`the secondary refused the session: ${message.detail}`),
+          );
+          return;
+        }
+        throw new PeerErrorReport(message.code, message.detail);
+      case 'GOODBYE':
+        if (this.#goodbyeWaiter) {
+          this.#goodbyeWaiter();
+          return;
+        }
+        throw new PeerLostError(`the secondary said goodbye: ${message.detail}`);
+      case 'BUDGET':
+        if (message.maxCheckpointBytes < this.#memory.pageSizeBytes)
+          throw new UnexpectedMessageError('BUDGET below one page');
+        this.#maxCheckpointBytes = message.maxCheckpointBytes;
+        return;
+      default:
+        throw new UnexpectedMessageError(`${message.kind} is not sent to a primary`);
+    }
+  }
+
+  #violation(error: Error): void {
+    const channel = this.#channel;
+    if (channel && !channel.closed) {
+      if (error instanceof ProtocolError) {
+        try {
+          sendMessage(channel, { kind: 'ERROR', code: error.code, detail: error.message.slice(0, 1000) });
+        } catch {
+          // The channel is failing anyway.
+        }
+      }
+      channel.destroy();
+    }
+    this.#lose(error);
+  }
+
+  #onChannelClose(error: Error | undefined): void {
+    if (this.#channel === null) return;
+    this.#keepalive?.dataChannelLost(error ? 'reset' : 'eof');
+    this.#helloWaiter?.reject(new AttachError('the secondary closed the connection during HELLO', error));
+    this.#syncWaiter?.reject(new PeerLostError('the data channel closed during sync', error));
+    this.#goodbyeWaiter?.();
+    if (this.#state === 'syncing' || this.#state === 'protected')
+      this.#lose(new PeerLostError('the data channel to the secondary closed', error));
+  }
+
+  #onAck(epoch: number, token: number): void {
+    const head = this.#inFlight[0];
+    if (head === undefined || head.epoch !== epoch)
+      throw new UnexpectedMessageError(
+        `ACK ${epoch} does not match the oldest checkpoint in flight (${head?.epoch ?? 'none'})`,
+      );
+    if (token !== this.#token)
+      throw new UnexpectedMessageError(`ACK ${epoch} carries token ${token}, not ${this.#token}`);
+    this.#inFlight.shift();
+    for (const capture of head.captures) capture.release();
+    // Exactly this epoch's ACK releases its output (and anything earlier, already released).
+    this.#path.cork.release(epoch);
+    this.#acked = epoch;
+    this.#keepalive?.evidenceOfLife('ack');
+    const shipMs = elapsedMs(head.shippedAt);
+    this.#rate.add(head.bytes);
+    this.emit('checkpoint', {
+      epoch,
+      pageCount: head.pageCount,
+      bytes: head.bytes,
+      outputItems: head.outputItems,
+      pauseMs: head.pauseMs,
+      shipMs,
+    });
+    for (const waiter of this.#ackWaiters.filter((w) => w.epoch <= epoch)) waiter.resolve();
+    this.#ackWaiters = this.#ackWaiters.filter((w) => w.epoch > epoch);
+    if (this.#firstCheckpoint) {
+      const first = this.#firstCheckpoint;
+      this.#firstCheckpoint = null;
+      this.#setState('protected');
+      this.#startTimers();
+      first.resolve();
+    }
+    if (this.#pendingTick) {
+      this.#pendingTick = false;
+      this.#stretched++;
+      void this.#tick();
+    }
+  }
+
+  #startTimers(): void {
+    this.#scheduleEpoch();
+    const every = Math.max(1, Math.floor(this.#o.epochMs / 4));
+    this.#policyTimer = setInterval(() => {
+      const predicted = this.#memory.dirtyPageCount() * this.#memory.pageSizeBytes;
+      if (predicted >= this.#maxCheckpointBytes * SHORTEN_EPOCH_FRACTION) this.#shorten();
+    }, every);
+    this.#policyTimer.unref();
+  }
+
+  #scheduleEpoch(): void {
+    if (this.#epochTimer) clearTimeout(this.#epochTimer);
+    const due = this.#o.epochMs - elapsedMs(this.#epochStartedAt);
+    this.#epochTimer = setTimeout(
+      () => {
+        this.#epochTimer = null;
+        void this.#tick();
+      },
+      Math.max(0, due),
+    );
+  }
+
+  #shorten(): void {
+    if (this.#state !== 'protected' || this.#capturing || this.#pendingTick) return;
+    this.#shortened++;
+    void this.#tick();
+  }
+
+  /** One epoch boundary: pause, capture, seal, resume, ship. */
+  async #tick(): Promise<void> {
+    const first = this.#state === 'syncing';
+    if (this.#state !== 'protected' && !first) return;
+    if (this.#capturing) return;
+    if (this.#inFlight.length >= this.#maxInFlight) {
+      // Stretch: the next capture waits for the ACK that frees a slot.
+      this.#pendingTick = true;
+      return;
+    }
+    this.#capturing = true;
+    const guest = this.#o.guest;
+    const started = process.hrtime.bigint();
+    try {
+      try {
+        await guest.pause();
+      } catch (err) {
+        this.#report(err as Error);
+        return;
+      }
+      if (this.#state !== 'protected' && this.#state !== 'syncing') {
+        this.#resumeGuest();
+        return;
+      }
+      let runs: CapturedRun[];
+      let captures: Capture[];
+      try {
+        ({ runs, captures } = this.#captureAll());
+      } catch (err) {
+        this.#resumeGuest();
+        this.#report(err as Error);
+        return;
+      }
+      const epoch = this.#epoch;
+      if (this.listenerCount('capture') > 0) this.emit('capture', { epoch, pageCount: countPages(runs) });
+      const cork = this.#path.cork;
+      const batch = cork.seal(epoch);
+      const serialized = cork.serialize(epoch);
+      this.#epoch = epoch + 1;
+      cork.open(this.#epoch);
+      this.#epochStartedAt = started;
+      this.#resumeGuest();
+      const pauseMs = elapsedMs(started);
+      this.#pause.add(pauseMs);
+      this.#keepalive?.setEpoch(epoch);
+
+      const pageCount = countPages(runs);
+      const bytes = pageCount * this.#memory.pageSizeBytes;
+      this.#sizes.add(bytes);
+      if (bytes > this.#maxCheckpointBytes) {
+        for (const c of captures) c.release();
+        this.#fail(new CheckpointTooLargeError(epoch, bytes, this.#maxCheckpointBytes));
+        return;
+      }
+      const flight: InFlight = {
+        epoch,
+        captures,
+        pageCount,
+        bytes,
+        outputItems: batch.items,
+        pauseMs,
+        shippedAt: process.hrtime.bigint(),
+      };
+      this.#inFlight.push(flight);
+      if (this.#state === 'protected') this.#scheduleEpoch();
+      await this.#ship(flight, runs, serialized);
+    } finally {
+      this.#capturing = false;
+    }
+  }
+
+  #resumeGuest(): void {
+    try {
+      this.#o.guest.resume();
+    } catch (err) {
+      this.#report(err as Error);
+    }
+  }
+
+  /** Captures every dirty page; a capture that did not fit its slab is copied out and continued. */
+  #captureAll(): { runs: CapturedRun[]; captures: Capture[] } {
+    const runs: CapturedRun[] = [];
+    for (;;) {
+      const capture = this.#memory.capture();
+      const own = capturedRuns(capture);
+      if (capture.complete) {
+        runs.push(...own);
+        return { runs, captures: [capture] };
+      }
+      // The slab is full: keep a copy of what it holds and capture the rest into it again.
+      for (const run of own) runs.push({ ...run, data: run.data.slice() });
+      capture.release();
+    }
+  }
+
+  async #ship(flight: InFlight, runs: CapturedRun[], serialized: Uint8Array): Promise<void> {
+    const messages = checkpointMessages(
+      { epoch: flight.epoch, fencingToken: this.#token, runs, output: [serialized] },
+      this.#memory.pageSizeBytes,
+      this.#o.maxMessageBytes,
+    );
+    const trace = this.listenerCount('shipping') > 0;
+    try {
+      const channel = this.#requireChannel();
+      for (let i = 0; i < messages.length; i++) {
+        if (this.#state !== 'protected' && this.#state !== 'syncing') return;
+        const message = messages[i]!;
+        if (!sendMessage(channel, message)) await waitForDrain(channel);
+        if (trace)
+          this.emit('shipping', {
+            epoch: flight.epoch,
+            kind: message.kind,
+            index: i,
+            count: messages.length,
+          });
+      }
+    } catch (err) {
+      this.#lose(err as Error);
+    }
+  }
+
+  #fail(error: Error): void {
+    this.#report(error);
+    this.#stopTimers();
+    this.#setState('failed');
+    void this.#o.guest.pause().catch(() => undefined);
+  }
+
+  #stopTimers(): void {
+    if (this.#epochTimer) clearTimeout(this.#epochTimer);
+    if (this.#policyTimer) clearInterval(this.#policyTimer);
+    this.#epochTimer = null;
+    this.#policyTimer = null;
+  }
+
+  /** The secondary is gone: drop what is in flight, keep output corked, ask the arbiter. */
+  #lose(error: Error): void {
+    if (this.#lostHandled) return;
+    if (this.#state !== 'syncing' && this.#state !== 'protected') return;
+    this.#lostHandled = true;
+    const wasSyncing = this.#state === 'syncing';
+    this.#stopTimers();
+    this.#pendingTick = false;
+    this.#setState('arbitrating');
+    this.emit('peer-lost', error);
+    const channel = this.#channel;
+    if (channel && !channel.closed) channel.destroy();
+    this.#dropInFlight(error);
+    this.#syncWaiter?.reject(error);
+    if (wasSyncing && this.#firstCheckpoint) {
+      this.#firstCheckpoint.reject(
+        error instanceof PeerLostError ? error : new PeerLostError(error.message, error),
+      );
+      this.#firstCheckpoint = null;
+    }
+    void this.#arbitrate();
+  }
+
+  async #arbitrate(): Promise<void> {
+    const o = this.#o;
+    let grant: ArbiterGrant | null = null;
+    try {
+      grant = await o.arbiter.acquire({
+        generation: this.#generation + 1,
+        node: o.nodeId,
+        ttlMs: o.arbiterTtlMs,
+      });
+    } catch (err) {
+      this.#report(err as Error);
+    }
+    if (this.#state !== 'arbitrating') return;
+    if (grant === null) {
+      this.#depose();
+      return;
+    }
+    this.#grant = grant;
+    this.#token = grant.token;
+    this.#generation = grant.generation;
+    this.#path.cork.setGeneration(grant.token);
+    this.#path.goDirect();
+    this.#setState('unprotected');
+    this.#renewTimer = setInterval(() => void this.#renew(), Math.max(1, Math.floor(o.arbiterTtlMs / 3)));
+    this.#renewTimer.unref();
+    await this.#teardownTransport();
+  }
+
+  async #renew(): Promise<void> {
+    const grant = this.#grant;
+    if (grant === null || this.#state !== 'unprotected') return;
+    let renewed: ArbiterGrant | null = null;
+    try {
+      renewed = await this.#o.arbiter.renew(grant, this.#o.arbiterTtlMs);
+    } catch (err) {
+      this.#report(err as Error);
+      return;
+    }
+    if (this.#state !== 'unprotected') return;
+    if (renewed === null) this.#depose();
+    else this.#grant = renewed;
+  }
+
+  #depose(): void {
+    if (this.#renewTimer) clearInterval(this.#renewTimer);
+    this.#renewTimer = null;
+    this.#grant = null;
+    this.#path.goCorked();
+    this.#setState('deposed');
+    void this.#o.guest.pause().catch(() => undefined);
+    void this.#teardownTransport();
+  }
+
+  async #teardownTransport(): Promise<void> {
+    const channel = this.#channel;
+    this.#channel = null;
+    if (channel && !channel.closed) channel.destroy();
+    const keepalive = this.#keepalive;
+    this.#keepalive = null;
+    if (keepalive) await keepalive.close().catch(() => undefined);
+  }
+
+  checkpoint(): Promise<void> {
+    if (this.#state !== 'protected')
+      return Promise.reject(new EngineStateError(`checkpoint() in state ${this.#state}`));
+    // The running epoch's writes and output go into the next capture: wait for that one's ACK.
+    const epoch = this.#epoch;
+    const done = new Promise<void>((resolve, reject) => this.#ackWaiters.push({ epoch, resolve, reject }));
+    if (!this.#capturing && this.#inFlight.length < this.#maxInFlight) void this.#tick();
+    else this.#pendingTick = true;
+    return done;
+  }
+
+  /** Gives back the slabs of checkpoints that will never be acknowledged; fails their waiters. */
+  #dropInFlight(error: Error): void {
+    for (const flight of this.#inFlight.splice(0)) {
+      for (const capture of flight.captures) capture.release();
+    }
+    for (const waiter of this.#ackWaiters.splice(0)) waiter.reject(error);
+  }
+
+  status(): PrimaryStatus {
+    const k = this.#keepalive?.status();
+    const cork = this.#path.cork.metrics();
+    const rates = this.#rate.rates();
+    return {
+      role: 'primary',
+      state: this.#state,
+      nodeId: this.#o.nodeId,
+      epoch: this.#epoch,
+      committedEpoch: this.#acked,
+      generation: this.#generation,
+      fencingToken: this.#token,
+      pauseMs: this.#pause.summary(),
+      checkpointBytes: this.#sizes.summary(),
+      checkpointsPerSecond: rates.perSecond,
+      bytesPerSecond: rates.bytesPerSecond,
+      inFlight: this.#inFlight.length,
+      cork: {
+        corkedItems: cork.corkedItems,
+        corkedBytes: cork.corkedBytes,
+        heldItems: cork.heldItems,
+        heldBytes: cork.heldBytes,
+        nextSeq: cork.nextSeq,
+        releasedThrough: cork.releasedThrough,
+        latency: cork.latency,
+      },
+      peer: {
+        state: k?.state ?? 'none',
+        nodeId: this.#peerHello?.nodeId ?? null,
+        lastHeartbeatAgeMs: k?.lastHeartbeatAgeMs ?? Number.NaN,
+        phi: k?.phi ?? 0,
+        connected: this.#channel !== null && !this.#channel.closed,
+      },
+      syncPasses: this.#syncPasses,
+      stretchedEpochs: this.#stretched,
+      shortenedEpochs: this.#shortened,
+      refusedOutputs: this.#path.refused,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const o = this.#o;
+    if (this.#state === 'protected') {
+      // A last checkpoint, so what is corked now is released before protection ends.
+      await Promise.race([this.checkpoint().catch(() => undefined), sleep(o.closeTimeoutMs)]);
+      const channel = this.#channel;
+      if (this.#state === 'protected' && channel && !channel.closed) {
+        this.#stopTimers();
+        const gone = new Promise<void>((resolve) => {
+          this.#goodbyeWaiter = resolve;
+        });
+        this.#lostHandled = true;
+        try {
+          sendMessage(channel, { kind: 'GOODBYE', reason: 0, detail: 'the primary ends protection' });
+          await Promise.race([gone, sleep(o.closeTimeoutMs)]);
+        } catch {
+          // Closed meanwhile.
+        }
+        this.#goodbyeWaiter = null;
+      }
+    }
+    this.#lostHandled = true;
+    this.#stopTimers();
+    if (this.#renewTimer) clearInterval(this.#renewTimer);
+    this.#renewTimer = null;
+    this.#firstCheckpoint?.reject(new EngineStateError('closed before protection was established'));
+    this.#firstCheckpoint = null;
+    this.#dropInFlight(new EngineStateError('the primary closed'));
+    const channel = this.#channel;
+    this.#channel = null;
+    if (channel && !channel.closed) await channel.close().catch(() => undefined);
+    await this.#teardownTransport();
+    if (this.#grant) await o.arbiter.release(this.#grant).catch(() => undefined);
+    // The guest goes on unprotected: its output goes straight to the application again.
+    if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle')
+      o.guest.setOutput(o.output);
+    this.#setState('closed');
+  }
+}
+
+function countPages(runs: readonly CapturedRun[]): number {
+  let pages = 0;
+  for (const run of runs) pages += run.pageCount;
+  return pages;
+}
+
+/** A capture's run table as runs with views of their pages. */
+function capturedRuns(capture: Capture): CapturedRun[] {
+  const runs: CapturedRun[] = new Array(capture.runCount);
+  const size = capture.pageSizeBytes;
+  for (let i = 0; i < capture.runCount; i++) {
+    const at = i * 3;
+    const pageCount = capture.runs[at + 1]!;
+    const offset = capture.runs[at + 2]!;
+    runs[i] = {
+      firstPage: capture.runs[at]!,
+      pageCount,
+      data: capture.data.subarray(offset, offset + pageCount * size),
+    };
+  }
+  return runs;
+}
+
+/** Creates a primary. Nothing happens until `start()`. Options are validated here. */
+export function createPrimary(options: PrimaryOptions): Primary {
+  return new PrimaryEngine(options);
+}
