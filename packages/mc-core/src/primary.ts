@@ -34,6 +34,7 @@ import {
   passThrough,
   stringOption,
 } from './engine/common.js';
+import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
 import {
@@ -335,8 +336,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #peerHello: HelloMessage | null = null;
   #token = 0;
   #generation: number;
-  #grant: ArbiterGrant | null = null;
-  #renewTimer: NodeJS.Timeout | null = null;
+  #lease: GrantLease | null = null;
   /** The epoch running now: its output is corked under this number, its writes go into checkpoint #epoch. */
   #epoch = 1;
   #acked = 0;
@@ -892,36 +892,25 @@ class PrimaryEngine extends EventEmitter implements Primary {
       this.#depose();
       return;
     }
-    this.#grant = grant;
+    this.#lease = new GrantLease(
+      o.arbiter,
+      o.arbiterTtlMs,
+      () => {
+        if (this.#state === 'unprotected') this.#depose();
+      },
+      (err) => this.#report(err),
+    );
+    this.#lease.hold(grant);
     this.#token = grant.token;
     this.#generation = grant.generation;
     this.#path.cork.setGeneration(grant.token);
     this.#path.goDirect();
     this.#setState('unprotected');
-    this.#renewTimer = setInterval(() => void this.#renew(), Math.max(1, Math.floor(o.arbiterTtlMs / 3)));
-    this.#renewTimer.unref();
     await this.#teardownTransport();
   }
 
-  async #renew(): Promise<void> {
-    const grant = this.#grant;
-    if (grant === null || this.#state !== 'unprotected') return;
-    let renewed: ArbiterGrant | null = null;
-    try {
-      renewed = await this.#o.arbiter.renew(grant, this.#o.arbiterTtlMs);
-    } catch (err) {
-      this.#report(err as Error);
-      return;
-    }
-    if (this.#state !== 'unprotected') return;
-    if (renewed === null) this.#depose();
-    else this.#grant = renewed;
-  }
-
   #depose(): void {
-    if (this.#renewTimer) clearInterval(this.#renewTimer);
-    this.#renewTimer = null;
-    this.#grant = null;
+    this.#lease?.stop();
     this.#path.goCorked();
     this.#setState('deposed');
     void this.#o.guest.pause().catch(() => undefined);
@@ -1020,8 +1009,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
     this.#lostHandled = true;
     this.#stopTimers();
-    if (this.#renewTimer) clearInterval(this.#renewTimer);
-    this.#renewTimer = null;
+    const heldGrant = this.#lease?.grant ?? null;
+    this.#lease?.stop();
     this.#firstCheckpoint?.reject(new EngineStateError('closed before protection was established'));
     this.#firstCheckpoint = null;
     this.#dropInFlight(new EngineStateError('the primary closed'));
@@ -1029,7 +1018,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#channel = null;
     if (channel && !channel.closed) await channel.close().catch(() => undefined);
     await this.#teardownTransport();
-    if (this.#grant) await o.arbiter.release(this.#grant).catch(() => undefined);
+    if (heldGrant) await o.arbiter.release(heldGrant).catch(() => undefined);
     // The guest goes on unprotected: its output goes straight to the application again.
     if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle')
       o.guest.setOutput(o.output);

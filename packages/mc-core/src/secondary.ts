@@ -33,6 +33,7 @@ import {
   passThrough,
   stringOption,
 } from './engine/common.js';
+import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
 import { EngineStateError, InvalidOptionError, PeerErrorReport } from './errors.js';
@@ -349,8 +350,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
   #syncPages = 0;
   #generation = 0;
   #token = 0;
-  #grant: ArbiterGrant | null = null;
-  #renewTimer: NodeJS.Timeout | null = null;
+  #lease: GrantLease | null = null;
   #pendingBatch: DecodedBatch | null = null;
   /** Destinations of each held output batch, for re-emission. */
   readonly #batchDestinations = new Map<number, string[]>();
@@ -826,7 +826,18 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       this.#passive(`the arbiter gave generation ${this.#generation + 1} to another node`);
       return;
     }
-    this.#grant = grant;
+    this.#lease = new GrantLease(
+      o.arbiter,
+      o.arbiterTtlMs,
+      (reason) => {
+        if (this.#state !== 'serving') return;
+        // Someone newer may hold the workload now: nothing more leaves this node.
+        this.#path?.goCorked();
+        this.#passive(reason);
+      },
+      (err) => this.#report(err),
+    );
+    this.#lease.hold(grant);
     this.#generation = grant.generation;
     this.#token = grant.token;
     try {
@@ -858,8 +869,6 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       path.goDirect();
       result.guest.setOutput(path.append);
       this.#setState('serving');
-      this.#renewTimer = setInterval(() => void this.#renew(), Math.max(1, Math.floor(o.arbiterTtlMs / 3)));
-      this.#renewTimer.unref();
       this.emit('takeover', {
         epoch,
         generation: grant.generation,
@@ -879,28 +888,8 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     }
   }
 
-  async #renew(): Promise<void> {
-    const grant = this.#grant;
-    if (grant === null || this.#state !== 'serving') return;
-    let renewed: ArbiterGrant | null = null;
-    try {
-      renewed = await this.#o.arbiter.renew(grant, this.#o.arbiterTtlMs);
-    } catch (err) {
-      this.#report(err as Error);
-      return;
-    }
-    if (renewed !== null) {
-      this.#grant = renewed;
-      return;
-    }
-    // Someone newer holds the workload now: nothing more leaves this node.
-    this.#path?.goCorked();
-    this.#passive('the arbitration grant was lost');
-  }
-
   #passive(reason: string): void {
-    if (this.#renewTimer) clearInterval(this.#renewTimer);
-    this.#renewTimer = null;
+    this.#lease?.stop();
     this.#setState('passive');
     this.emit('passive', reason);
   }
@@ -953,8 +942,9 @@ class SecondaryEngine extends EventEmitter implements Secondary {
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     if (this.#helloTimer) clearTimeout(this.#helloTimer);
-    if (this.#renewTimer) clearInterval(this.#renewTimer);
-    this.#renewTimer = null;
+    const heldGrant = this.#lease?.grant ?? null;
+    const serving = this.#state === 'serving';
+    this.#lease?.stop();
     this.#abortStaging();
     this.#phase = 'ended';
     const channel = this.#channel;
@@ -972,8 +962,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     const keepalive = this.#keepalive;
     this.#keepalive = null;
     if (keepalive) await keepalive.close().catch(() => undefined);
-    if (this.#grant && this.#state !== 'serving')
-      await this.#o.arbiter.release(this.#grant).catch(() => undefined);
+    if (heldGrant && !serving) await this.#o.arbiter.release(heldGrant).catch(() => undefined);
     if (!this.#storeClosed) {
       this.#storeClosed = true;
       this.#store.close();

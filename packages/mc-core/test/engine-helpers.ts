@@ -99,7 +99,11 @@ export class GatedArbiter implements Arbiter {
     return this.inner.acquire(request);
   }
 
+  /** When set, every renewal fails as if the arbiter were unreachable. */
+  renewalsFail = false;
+
   renew(grant: ArbiterGrant, ttlMs: number): Promise<ArbiterGrant | null> {
+    if (this.renewalsFail) return Promise.reject(new Error('arbiter unreachable'));
     return this.inner.renew(grant, ttlMs);
   }
 

@@ -203,6 +203,36 @@ describe('primary and secondary over TCP', () => {
     await until(() => released.length === 4, 2000, 'direct output');
   });
 
+  it('fence itself when its grant lapses while renewals fail (arbiter unreachable): output corked again', async () => {
+    const arbiter = new GatedArbiter();
+    const { secondary, port } = await startSecondary({ arbiter });
+    const { guest } = counterGuest();
+    const released: number[] = [];
+    const primary = makePrimary(guest, (_t, d) => released.push(Number(decoder.decode(d))), port, arbiter, {
+      arbiterTtlMs: 300,
+    });
+    const errors: Error[] = [];
+    primary.on('error', (err) => errors.push(err));
+    await primary.start();
+    guest.submit(2);
+    await primary.checkpoint();
+    const lost = new Promise<Error>((resolve) => primary.once('peer-lost', resolve));
+    await secondary.close();
+    await lost;
+    await until(() => primary.state === 'unprotected', 5000, 'unprotected');
+    guest.submit(1);
+    await until(() => released.length === 2, 2000, 'direct output while the grant is valid');
+    // The arbiter becomes unreachable: renewals fail with errors, never with a clear "lost".
+    arbiter.renewalsFail = true;
+    await until(() => primary.state === 'deposed', 2000, 'deposed when the grant lapsed');
+    const releasedAtFence = released.length;
+    guest.submit(5);
+    await sleep(100);
+    // Nothing leaves a node whose grant lapsed, however long the arbiter stays away.
+    expect(released.length).toBe(releasedAtFence);
+    expect(errors.some((e) => /unreachable/.test(e.message))).toBe(true);
+  });
+
   it('keep output corked for good and stop the guest when another node won the next generation', async () => {
     const arbiter = new GatedArbiter();
     const { secondary, port } = await startSecondary({ arbiter });

@@ -1,0 +1,86 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Arbiter, ArbiterGrant } from '../src/arbiter/contract.js';
+import { InProcessArbiter } from '../src/arbiter/in-process.js';
+import { GrantLease } from '../src/engine/grant-lease.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A real in-process arbiter whose renewals can be made to fail or to report the grant lost. */
+class ControlledArbiter implements Arbiter {
+  readonly inner = new InProcessArbiter(20);
+  mode: 'ok' | 'error' | 'lost' = 'ok';
+  renewals = 0;
+  acquire = this.inner.acquire.bind(this.inner);
+  release = this.inner.release.bind(this.inner);
+  async renew(grant: ArbiterGrant, ttlMs: number): Promise<ArbiterGrant | null> {
+    this.renewals++;
+    if (this.mode === 'error') throw new Error('arbiter unreachable');
+    if (this.mode === 'lost') return null;
+    return this.inner.renew(grant, ttlMs);
+  }
+}
+
+const leases: GrantLease[] = [];
+afterEach(() => {
+  for (const lease of leases.splice(0)) lease.stop();
+});
+
+async function holding(arbiter: ControlledArbiter, ttlMs: number) {
+  const lost: string[] = [];
+  const errors: Error[] = [];
+  const lease = new GrantLease(
+    arbiter,
+    ttlMs,
+    (reason) => lost.push(reason),
+    (err) => errors.push(err),
+  );
+  leases.push(lease);
+  const grant = await arbiter.acquire({ generation: 1, node: 'a', ttlMs });
+  lease.hold(grant!);
+  return { lease, lost, errors };
+}
+
+describe('GrantLease', () => {
+  it('keeps a grant alive past its first TTL while renewals succeed', async () => {
+    const arbiter = new ControlledArbiter();
+    const { lease, lost } = await holding(arbiter, 150);
+    await sleep(400);
+    expect(lost).toEqual([]);
+    expect(arbiter.renewals).toBeGreaterThanOrEqual(4);
+    expect(lease.grant!.validUntilMs).toBeGreaterThan(performance.now());
+  });
+
+  it('fences at once when a renewal says the grant is lost', async () => {
+    const arbiter = new ControlledArbiter();
+    arbiter.mode = 'lost';
+    const { lease, lost } = await holding(arbiter, 150);
+    await sleep(120);
+    expect(lost).toEqual(['the arbitration grant was lost']);
+    expect(lease.grant).toBeNull();
+  });
+
+  it('fences when the grant lapses while renewals keep failing with errors', async () => {
+    const arbiter = new ControlledArbiter();
+    arbiter.mode = 'error';
+    const started = performance.now();
+    const { lease, lost, errors } = await holding(arbiter, 150);
+    const validUntil = lease.grant!.validUntilMs;
+    while (lost.length === 0 && performance.now() - started < 2000) await sleep(5);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatch(/expired/);
+    // Fenced by the grant's own end (already shortened by the drift margin), not by a later renewal
+    // attempt: the bound is loose only to survive a loaded CI machine's timer delays.
+    expect(performance.now()).toBeGreaterThanOrEqual(validUntil);
+    expect(performance.now() - validUntil).toBeLessThan(1000);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it('calls nothing after stop()', async () => {
+    const arbiter = new ControlledArbiter();
+    arbiter.mode = 'error';
+    const { lease, lost } = await holding(arbiter, 60);
+    lease.stop();
+    await sleep(150);
+    expect(lost).toEqual([]);
+  });
+});
