@@ -27,11 +27,13 @@ import {
 } from './engine/channel.js';
 import {
   arbiterOption,
+  corkStatus,
   type EngineChannelOptions,
   type EngineKeepaliveOptions,
   type EngineStatus,
   numberOption,
   passThrough,
+  peerStatus,
   stringOption,
 } from './engine/common.js';
 import { GrantLease } from './engine/grant-lease.js';
@@ -946,7 +948,6 @@ class PrimaryEngine extends EventEmitter implements Primary {
   }
 
   status(): PrimaryStatus {
-    const k = this.#keepalive?.status();
     const cork = this.#path.cork.metrics();
     const rates = this.#rate.rates();
     return {
@@ -962,22 +963,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
       checkpointsPerSecond: rates.perSecond,
       bytesPerSecond: rates.bytesPerSecond,
       inFlight: this.#inFlight.length,
-      cork: {
-        corkedItems: cork.corkedItems,
-        corkedBytes: cork.corkedBytes,
-        heldItems: cork.heldItems,
-        heldBytes: cork.heldBytes,
-        nextSeq: cork.nextSeq,
-        releasedThrough: cork.releasedThrough,
-        latency: cork.latency,
-      },
-      peer: {
-        state: k?.state ?? 'none',
-        nodeId: this.#peerHello?.nodeId ?? null,
-        lastHeartbeatAgeMs: k?.lastHeartbeatAgeMs ?? Number.NaN,
-        phi: k?.phi ?? 0,
-        connected: this.#channel !== null && !this.#channel.closed,
-      },
+      cork: corkStatus(cork),
+      peer: peerStatus(this.#keepalive, this.#peerHello?.nodeId ?? null, this.#channel),
       syncPasses: this.#syncPasses,
       stretchedEpochs: this.#stretched,
       shortenedEpochs: this.#shortened,

@@ -26,11 +26,13 @@ import {
 import { hostOf, type MessageChannel, receiveMessage, sendMessage } from './engine/channel.js';
 import {
   arbiterOption,
+  corkStatus,
   type EngineChannelOptions,
   type EngineKeepaliveOptions,
   type EngineStatus,
   numberOption,
   passThrough,
+  peerStatus,
   stringOption,
 } from './engine/common.js';
 import { GrantLease } from './engine/grant-lease.js';
@@ -900,7 +902,6 @@ class SecondaryEngine extends EventEmitter implements Secondary {
   }
 
   status(): SecondaryStatus {
-    const k = this.#keepalive?.status();
     const cork = this.#cork.metrics();
     const rates = this.#rate.rates();
     const committed = this.#storeClosed ? null : this.#store.committedEpoch;
@@ -918,22 +919,8 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       checkpointsPerSecond: rates.perSecond,
       bytesPerSecond: rates.bytesPerSecond,
       inFlight: receiving === null ? 0 : 1,
-      cork: {
-        corkedItems: cork.corkedItems,
-        corkedBytes: cork.corkedBytes,
-        heldItems: cork.heldItems,
-        heldBytes: cork.heldBytes,
-        nextSeq: cork.nextSeq,
-        releasedThrough: cork.releasedThrough,
-        latency: cork.latency,
-      },
-      peer: {
-        state: k?.state ?? 'none',
-        nodeId: this.#peer?.nodeId ?? null,
-        lastHeartbeatAgeMs: k?.lastHeartbeatAgeMs ?? Number.NaN,
-        phi: k?.phi ?? 0,
-        connected: this.#channel !== null && !this.#channel.closed,
-      },
+      cork: corkStatus(cork),
+      peer: peerStatus(this.#keepalive, this.#peer?.nodeId ?? null, this.#channel),
       syncPages: this.#syncPages,
       store: this.#storeClosed ? null : this.#store.stats(),
     };

@@ -1,7 +1,7 @@
 import type { CheckpointStoreStats } from '@microcheckpoint/checkpoint-store';
 import type { CorkMetrics } from '@microcheckpoint/io-cork';
-import type { KeepaliveOptions, PeerState } from '@microcheckpoint/keepalive';
-import type { ChannelOptions } from '@microcheckpoint/transport-tcp';
+import type { Keepalive, KeepaliveOptions, PeerState } from '@microcheckpoint/keepalive';
+import type { Channel, ChannelOptions } from '@microcheckpoint/transport-tcp';
 import { InvalidOptionError } from '../errors.js';
 import type { SampleSummary } from './metrics.js';
 
@@ -56,6 +56,35 @@ export interface EngineStatus {
     'corkedItems' | 'corkedBytes' | 'heldItems' | 'heldBytes' | 'nextSeq' | 'releasedThrough' | 'latency'
   >;
   peer: PeerStatus;
+}
+
+/** The cork part of `status()`, from the queue's metrics. */
+export function corkStatus(cork: CorkMetrics): EngineStatus['cork'] {
+  return {
+    corkedItems: cork.corkedItems,
+    corkedBytes: cork.corkedBytes,
+    heldItems: cork.heldItems,
+    heldBytes: cork.heldBytes,
+    nextSeq: cork.nextSeq,
+    releasedThrough: cork.releasedThrough,
+    latency: cork.latency,
+  };
+}
+
+/** The peer part of `status()`: what the detector and the data channel say about the other side. */
+export function peerStatus(
+  keepalive: Keepalive | null,
+  nodeId: string | null,
+  channel: Channel | null,
+): PeerStatus {
+  const k = keepalive?.status();
+  return {
+    state: k?.state ?? 'none',
+    nodeId,
+    lastHeartbeatAgeMs: k?.lastHeartbeatAgeMs ?? Number.NaN,
+    phi: k?.phi ?? 0,
+    connected: channel !== null && !channel.closed,
+  };
 }
 
 /** Checks a number option (finite, within bounds; integer unless `fractional`). */
