@@ -11,11 +11,11 @@ import {
   GuestQueueFullError,
   GuestStateError,
   InvalidOptionError,
-  PauseTimeoutError,
 } from '../errors.js';
 import type { GuestMemory } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import { integerOption, optionsObject } from './options.js';
+import { PauseWaiters } from './pause-waiters.js';
 
 /** What a request handler may touch: the guest's memory and its output. */
 export interface InProcessGuestContext {
@@ -86,12 +86,6 @@ export interface InProcessGuest<Request> extends Guest {
   off(event: 'drain', listener: () => void): this;
 }
 
-interface PauseWaiter {
-  resolve(): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null &&
@@ -121,7 +115,7 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   #needDrain = false;
   #handled = 0;
   #failure: GuestFailedError | undefined;
-  #pauseWaiters: PauseWaiter[] = [];
+  readonly #pauseWaiters = new PauseWaiters();
   #idleWaiters: Array<() => void> = [];
 
   constructor(options: InProcessGuestOptions<Request>) {
@@ -217,12 +211,8 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
       case 'pausing':
         break;
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter: PauseWaiter = { resolve, reject, timer: undefined };
-      if (timeoutMs > 0) {
-        waiter.timer = setTimeout(() => this.#pauseTimedOut(waiter, timeoutMs), timeoutMs);
-      }
-      this.#pauseWaiters.push(waiter);
+    return this.#pauseWaiters.wait(timeoutMs, () => {
+      if (this.#state === 'pausing') this.#state = 'running';
     });
   }
 
@@ -330,20 +320,7 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   }
 
   #settlePause(): void {
-    for (const waiter of this.#pauseWaiters.splice(0)) {
-      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-      if (this.#state === 'failed') waiter.reject(this.#failure!);
-      else waiter.resolve();
-    }
-  }
-
-  #pauseTimedOut(waiter: PauseWaiter, timeoutMs: number): void {
-    const index = this.#pauseWaiters.indexOf(waiter);
-    if (index === -1) return;
-    this.#pauseWaiters.splice(index, 1);
-    // The last waiter gone, nobody wants the pause any more: withdraw it and run on.
-    if (this.#pauseWaiters.length === 0 && this.#state === 'pausing') this.#state = 'running';
-    waiter.reject(new PauseTimeoutError(timeoutMs));
+    this.#pauseWaiters.settle(this.#state === 'failed' ? this.#failure! : undefined);
   }
 
   #fail(cause: unknown): void {

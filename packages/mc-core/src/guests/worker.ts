@@ -8,7 +8,6 @@ import {
   GuestFailedError,
   GuestStateError,
   InvalidOptionError,
-  PauseTimeoutError,
 } from '../errors.js';
 import type { GuestMemory, GuestMemoryView } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
@@ -22,6 +21,7 @@ import {
   type WorkerGuestMessage,
 } from './control-word.js';
 import { integerOption, optionsObject } from './options.js';
+import { PauseWaiters } from './pause-waiters.js';
 
 /** What a worker workload's `run()` receives. */
 export interface WorkerGuestContext {
@@ -92,12 +92,6 @@ function startWorker(workerData: WorkerBootData, execArgv: string[]): Worker {
   return new Worker(code, { eval: true, workerData, execArgv });
 }
 
-interface PauseWaiter {
-  resolve(): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout | undefined;
-}
-
 class ThreadGuest extends EventEmitter implements WorkerGuest {
   readonly kind = 'worker' as const;
   readonly memory: GuestMemory;
@@ -110,7 +104,7 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
   #state: GuestState = 'running';
   #id = 0;
   #failure: GuestFailedError | undefined;
-  #pauseWaiters: PauseWaiter[] = [];
+  readonly #pauseWaiters = new PauseWaiters();
   #exited: Promise<void>;
   #closing = false;
 
@@ -192,10 +186,10 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
       case 'pausing':
         break;
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter: PauseWaiter = { resolve, reject, timer: undefined };
-      if (timeoutMs > 0) waiter.timer = setTimeout(() => this.#pauseTimedOut(waiter, timeoutMs), timeoutMs);
-      this.#pauseWaiters.push(waiter);
+    return this.#pauseWaiters.wait(timeoutMs, () => {
+      if (this.#state !== 'pausing') return;
+      this.#state = 'running';
+      this.#setControl(CONTROL_RUN);
     });
   }
 
@@ -253,22 +247,7 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
   }
 
   #settlePause(): void {
-    for (const waiter of this.#pauseWaiters.splice(0)) {
-      if (waiter.timer !== undefined) clearTimeout(waiter.timer);
-      if (this.#state === 'failed') waiter.reject(this.#failure!);
-      else waiter.resolve();
-    }
-  }
-
-  #pauseTimedOut(waiter: PauseWaiter, timeoutMs: number): void {
-    const index = this.#pauseWaiters.indexOf(waiter);
-    if (index === -1) return;
-    this.#pauseWaiters.splice(index, 1);
-    if (this.#pauseWaiters.length === 0 && this.#state === 'pausing') {
-      this.#state = 'running';
-      this.#setControl(CONTROL_RUN);
-    }
-    waiter.reject(new PauseTimeoutError(timeoutMs));
+    this.#pauseWaiters.settle(this.#state === 'failed' ? this.#failure! : undefined);
   }
 
   #fail(cause: unknown): void {
