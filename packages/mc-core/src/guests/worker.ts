@@ -3,12 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_PAUSE_TIMEOUT_MS } from '../constants.js';
-import {
-  GuestClosedError,
-  GuestFailedError,
-  GuestStateError,
-  InvalidOptionError,
-} from '../errors.js';
+import { GuestClosedError, GuestFailedError, GuestStateError, InvalidOptionError } from '../errors.js';
 import type { GuestMemory, GuestMemoryView } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import {
