@@ -1,0 +1,2 @@
+// Filled in by the fault-harness work (#10).
+export {};
