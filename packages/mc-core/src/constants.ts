@@ -74,3 +74,7 @@ export const SHORTEN_EPOCH_FRACTION = 0.5;
 export const METRICS_WINDOW = 1024;
 /** Default name of the protected workload, stamped on its output (io-cork's `source`). */
 export const DEFAULT_WORKLOAD_SOURCE = 'workload';
+/** Default receive ring of the RDMA-semantics transport on the secondary: 8 MiB, eight 1 MiB page messages. */
+export const DEFAULT_RDMA_RING_BYTES = 8 * 1024 * 1024;
+/** Default smallest page message the RDMA-semantics transport places with a one-sided write: one 4 KiB page. */
+export const DEFAULT_RDMA_MIN_PLACED_BYTES = 4096;

@@ -64,6 +64,8 @@ export {
   DEFAULT_PAGE_SIZE_BYTES,
   DEFAULT_PAUSE_TIMEOUT_MS,
   DEFAULT_QUEUE_HIGH_WATER_MARK,
+  DEFAULT_RDMA_MIN_PLACED_BYTES,
+  DEFAULT_RDMA_RING_BYTES,
   DEFAULT_REQUESTS_PER_TURN,
   DEFAULT_SYNC_CONVERGE_PAGES,
   DEFAULT_WORKLOAD_SOURCE,
@@ -80,6 +82,8 @@ export type {
   PeerStatus,
 } from './engine/common.js';
 export type { SampleSummary } from './engine/metrics.js';
+export type { RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
+export type { EngineTransportOptions } from './engine/transport-option.js';
 export {
   ArbiterIoError,
   ArbitrationLostError,

@@ -39,6 +39,8 @@ import {
 import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
+import { connectRdmaSim, maxPageFrameBytes, type RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
+import { type EngineTransportOptions, transportOption } from './engine/transport-option.js';
 import {
   ArbitrationLostError,
   AttachError,
@@ -131,8 +133,13 @@ export interface PrimaryOptions {
   cork?: Omit<CorkQueueOptions, 'source' | 'generation'>;
   /** Keepalive settings (detector and local heartbeat socket). */
   keepalive?: EngineKeepaliveOptions;
-  /** Data channel settings (transport-tcp channel options). */
+  /** Data channel settings (transport-tcp channel options; the control channel under rdma-sim). */
   channel?: EngineChannelOptions;
+  /**
+   * Which transport carries checkpoints; the secondary must use the same kind.
+   * @default { kind: 'tcp' }
+   */
+  transport?: EngineTransportOptions;
 }
 
 /**
@@ -266,6 +273,7 @@ interface Resolved {
   cork: Omit<CorkQueueOptions, 'source' | 'generation'>;
   keepalive: EngineKeepaliveOptions;
   channel: EngineChannelOptions;
+  transport: EngineTransportOptions;
 }
 
 function resolveOptions(options: PrimaryOptions): Resolved {
@@ -323,6 +331,7 @@ function resolveOptions(options: PrimaryOptions): Resolved {
     cork: passThrough('cork', options.cork),
     keepalive: passThrough('keepalive', options.keepalive),
     channel: passThrough('channel', options.channel),
+    transport: transportOption(options.transport),
   };
 }
 
@@ -333,7 +342,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   readonly #memory: Guest['memory'];
   readonly #path: OutputPath;
   #state: PrimaryState = 'idle';
-  #channel: (Channel & MessageChannel) | null = null;
+  #channel: MessageChannel | null = null;
   #keepalive: Keepalive | null = null;
   #peerHello: HelloMessage | null = null;
   #token = 0;
@@ -463,7 +472,10 @@ class PrimaryEngine extends EventEmitter implements Primary {
         await sleep(Math.min(100, Math.max(1, deadline - performance.now())));
       }
     }
-    const ch = channel as Channel & MessageChannel;
+    const ch =
+      o.transport.kind === 'rdma-sim'
+        ? await this.#overRdmaSim(channel as Channel & MessageChannel, o.transport, deadline)
+        : (channel as Channel & MessageChannel);
     this.#channel = ch;
     ch.on('message', (m) => this.#onMessage(m));
     ch.on('close', (err) => this.#onChannelClose(err));
@@ -567,7 +579,29 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
   }
 
-  #requireChannel(): Channel & MessageChannel {
+  /** Sets up the one-sided page path on the freshly connected control channel. */
+  async #overRdmaSim(
+    control: Channel & MessageChannel,
+    transport: RdmaSimTransportOptions,
+    deadline: number,
+  ): Promise<MessageChannel> {
+    const guestBuffer = this.#memory.bytes.buffer;
+    try {
+      if (!(guestBuffer instanceof SharedArrayBuffer))
+        throw new AttachError('the rdma-sim transport needs guest memory in a SharedArrayBuffer');
+      return await connectRdmaSim(control, {
+        transport,
+        guestBuffer,
+        maxFrameBytes: maxPageFrameBytes(this.#o.maxMessageBytes, this.#memory.pageSizeBytes),
+        timeoutMs: Math.max(1, Math.ceil(deadline - performance.now())),
+      });
+    } catch (err) {
+      control.destroy();
+      throw err instanceof AttachError ? err : new AttachError('could not set up the RDMA link', err);
+    }
+  }
+
+  #requireChannel(): MessageChannel {
     const channel = this.#channel;
     if (channel === null || channel.closed) throw new PeerLostError('the data channel is closed');
     return channel;

@@ -38,6 +38,8 @@ import {
 import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
+import { acceptRdmaSim } from './engine/rdma-sim-link.js';
+import { type EngineTransportOptions, transportOption } from './engine/transport-option.js';
 import { EngineStateError, InvalidOptionError, PeerErrorReport } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { Guest, OutputSink } from './guests/contract.js';
@@ -147,8 +149,14 @@ export interface SecondaryOptions {
   cork?: Omit<CorkQueueOptions, 'source' | 'generation'>;
   /** Keepalive settings (detector and local heartbeat socket). */
   keepalive?: EngineKeepaliveOptions;
-  /** Data channel settings (transport-tcp channel options). */
+  /** Data channel settings (transport-tcp channel options; the control channel under rdma-sim). */
   channel?: EngineChannelOptions;
+  /**
+   * Which transport carries checkpoints; the primary must use the same kind. Under `rdma-sim` the
+   * primary's page messages land in a receive ring of `ringBytes` here, written one-sided.
+   * @default { kind: 'tcp' }
+   */
+  transport?: EngineTransportOptions;
   /**
    * Touch every page of `memory` once in `start()` and check that it is all zero, so the takeover
    * neither pays the page faults of writing a fresh memory nor rewrites zero pages: it writes only
@@ -278,6 +286,7 @@ interface Resolved {
   cork: Omit<CorkQueueOptions, 'source' | 'generation'>;
   keepalive: EngineKeepaliveOptions;
   channel: EngineChannelOptions;
+  transport: EngineTransportOptions;
   prefault: boolean;
 }
 
@@ -321,6 +330,7 @@ function resolveOptions(options: SecondaryOptions): Resolved {
     cork: passThrough('cork', options.cork),
     keepalive: passThrough('keepalive', options.keepalive),
     channel: passThrough('channel', options.channel),
+    transport: transportOption(options.transport),
     prefault: booleanOption('prefault', options.prefault, true),
   };
 }
@@ -340,7 +350,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
   #storeClosed = false;
   readonly #cork;
   #server: Server | null = null;
-  #channel: (Channel & MessageChannel) | null = null;
+  #channel: MessageChannel | null = null;
   #keepalive: Keepalive | null = null;
   #state: SecondaryState = 'idle';
   #phase: Phase = 'hello';
@@ -452,11 +462,32 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     }
     this.#channel = channel;
     this.#phase = 'hello';
-    channel.on('message', (frame) => this.#onMessage(frame));
     channel.on('close', (err) => this.#onChannelClose(channel, err));
     this.#helloTimer = setTimeout(() => {
       if (this.#phase === 'hello') this.#violation(new HandshakeError('no HELLO in time'));
     }, this.#o.attachTimeoutMs);
+    const transport = this.#o.transport;
+    if (transport.kind === 'tcp') {
+      channel.on('message', (frame) => this.#onMessage(frame));
+      return;
+    }
+    // The RDMA link is set up first, on the control channel; the MC session then runs over it.
+    acceptRdmaSim(channel, { transport, timeoutMs: this.#o.attachTimeoutMs }).then(
+      (link) => {
+        if (this.#channel !== channel || channel.closed) {
+          link.destroy();
+          return;
+        }
+        this.#channel = link;
+        link.on('message', (frame) => this.#onMessage(frame));
+        link.on('close', (err) => this.#onChannelClose(link, err));
+      },
+      (err: Error) => {
+        if (this.#channel !== channel) return;
+        this.#report(err);
+        channel.destroy();
+      },
+    );
   }
 
   #onMessage(frame: { type: number; payload: Uint8Array }): void {

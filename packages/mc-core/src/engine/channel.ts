@@ -21,6 +21,7 @@ export interface MessageChannel {
   on(event: 'message', listener: (message: ChannelMessage) => void): unknown;
   on(event: 'drain', listener: () => void): unknown;
   on(event: 'close', listener: (error: Error | undefined) => void): unknown;
+  off(event: 'message', listener: (message: ChannelMessage) => void): unknown;
   off(event: 'drain', listener: () => void): unknown;
   off(event: 'close', listener: (error: Error | undefined) => void): unknown;
 }

@@ -1,7 +1,7 @@
 import type { CheckpointStoreStats } from '@microcheckpoint/checkpoint-store';
 import type { CorkMetrics } from '@microcheckpoint/io-cork';
 import type { Keepalive, KeepaliveOptions, PeerState } from '@microcheckpoint/keepalive';
-import type { Channel, ChannelOptions } from '@microcheckpoint/transport-tcp';
+import type { ChannelOptions } from '@microcheckpoint/transport-tcp';
 import { InvalidOptionError } from '../errors.js';
 import type { SampleSummary } from './metrics.js';
 
@@ -75,7 +75,7 @@ export function corkStatus(cork: CorkMetrics): EngineStatus['cork'] {
 export function peerStatus(
   keepalive: Keepalive | null,
   nodeId: string | null,
-  channel: Channel | null,
+  channel: { readonly closed: boolean } | null,
 ): PeerStatus {
   const k = keepalive?.status();
   return {
