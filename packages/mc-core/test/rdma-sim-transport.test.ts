@@ -136,8 +136,8 @@ describe('the receive ring', () => {
   });
 });
 
-/** A real TCP control channel pair on loopback, then the RDMA link set up over it. */
-async function linkPair(ringBytes: number, maxFrameBytes: number, guestBuffer: SharedArrayBuffer) {
+/** Both ends of a real TCP control channel on loopback. */
+async function controlPair(): Promise<{ control: MessageChannel; serverSide: MessageChannel }> {
   const server = createServer({ host: '127.0.0.1', port: 0 });
   cleanups.push(() => server.close());
   const accepted = new Promise<MessageChannel>((resolve) =>
@@ -145,7 +145,13 @@ async function linkPair(ringBytes: number, maxFrameBytes: number, guestBuffer: S
   );
   const { port } = await server.listen();
   const control = (await connect({ host: '127.0.0.1', port })) as unknown as MessageChannel;
-  const serverSide = await accepted;
+  cleanups.push(() => control.destroy());
+  return { control, serverSide: await accepted };
+}
+
+/** A control channel pair, then the RDMA link set up over it. */
+async function linkPair(ringBytes: number, maxFrameBytes: number, guestBuffer: SharedArrayBuffer) {
+  const { control, serverSide } = await controlPair();
   const [placing, ring] = await Promise.all([
     connectRdmaSim(control, { transport: RDMA, guestBuffer, maxFrameBytes, timeoutMs: 10_000 }),
     acceptRdmaSim(serverSide, { transport: { ...RDMA, ringBytes }, timeoutMs: 10_000 }),
@@ -243,15 +249,7 @@ describe('the RDMA-semantics channel', () => {
   });
 
   it('refuse a primary whose frames cannot fit the ring, telling it why', async () => {
-    const server = createServer({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => server.close());
-    const accepted = new Promise<MessageChannel>((resolve) =>
-      server.once('channel', (c) => resolve(c as MessageChannel)),
-    );
-    const { port } = await server.listen();
-    const control = (await connect({ host: '127.0.0.1', port })) as unknown as MessageChannel;
-    cleanups.push(() => control.destroy());
-    const serverSide = await accepted;
+    const { control, serverSide } = await controlPair();
     const [primary, secondary] = await Promise.allSettled([
       connectRdmaSim(control, {
         transport: RDMA,
