@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** One measured figure and the physical baseline it was measured against in the same run. */
@@ -19,6 +20,9 @@ export interface SuiteResult {
   /** Whether the shortened `--quick` variant produced these figures. */
   quick: boolean;
   date: string;
+  /** The machine that measured: CPU model and logical cores (the report names it on every chart). */
+  cpu: string;
+  cores: number;
   cases: BenchCase[];
 }
 
@@ -59,7 +63,15 @@ export function quantile(samples: readonly number[], q: number): number {
 
 export function writeSuiteResult(suite: string, cases: BenchCase[], quick: boolean): string {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const result: SuiteResult = { suite, node: process.version, quick, date: new Date().toISOString(), cases };
+  const result: SuiteResult = {
+    suite,
+    node: process.version,
+    quick,
+    date: new Date().toISOString(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    cases,
+  };
   const file = `${RESULTS_DIR}${suite}.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
