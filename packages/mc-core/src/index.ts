@@ -80,6 +80,7 @@ export type {
   PeerStatus,
 } from './engine/common.js';
 export type { SampleSummary } from './engine/metrics.js';
+export type { SwitchoverEvent } from './engine/switchover.js';
 export {
   ArbiterIoError,
   ArbitrationLostError,
@@ -101,6 +102,8 @@ export {
   PeerErrorReport,
   PeerLostError,
   SlabBusyError,
+  StaleTokenError,
+  SwitchoverError,
   WitnessClosedError,
   WitnessError,
   WitnessProtocolError,
@@ -143,6 +146,7 @@ export {
   type PrimaryOptions,
   type PrimaryState,
   type PrimaryStatus,
+  type ProtectOptions,
   type ShippingEvent,
 } from './primary.js';
 export {
@@ -161,6 +165,8 @@ export {
   decodeMessage,
   type EncodedMessage,
   encodeMessage,
+  GOODBYE_REASONS,
+  type HandoverMessage,
   type HelloMessage,
   type McMessage,
   MESSAGE_TYPES,
