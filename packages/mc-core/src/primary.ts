@@ -39,7 +39,7 @@ import {
 import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
-import type { SurvivorHandoff } from './engine/reprotect.js';
+import { type SurvivorHandoff, survivorHandoff } from './engine/reprotect.js';
 import type { SwitchoverEvent } from './engine/switchover.js';
 import {
   ArbitrationLostError,
@@ -156,6 +156,7 @@ export interface PrimaryOptions {
  * - `failed`: a checkpoint could not be made (too large for the secondary); guest paused, output corked.
  * - `handing-over`: `switchover()` drained its last checkpoint and sent HANDOVER; awaiting the reply.
  * - `handed-over`: the secondary took the workload over; this guest stays paused, nothing leaves here.
+ * - `reprotected`: the `Primary` from `protect()` drives the workload now.
  * - `closed`: `close()` finished.
  */
 export type PrimaryState =
@@ -169,6 +170,7 @@ export type PrimaryState =
   | 'failed'
   | 'handing-over'
   | 'handed-over'
+  | 'reprotected'
   | 'closed';
 
 /** A checkpoint the secondary acknowledged. */
@@ -257,6 +259,14 @@ export interface Primary {
    * checkpoint was captured.
    */
   switchover(): Promise<SwitchoverEvent>;
+  /**
+   * Protects this node again after it lost its secondary and won arbitration (state `unprotected`),
+   * exactly like `Secondary.protect()`: returns a new `Primary` (not started) over this node's guest,
+   * output sink, arbiter and counters (output seq, epochs, generation, fencing token), syncing to the
+   * secondary at `options.secondary`. This primary becomes `reprotected` once the new one took the
+   * workload over; a failed attach leaves it `unprotected`, serving alone.
+   */
+  protect(options: ProtectOptions): Primary;
   status(): PrimaryStatus;
   /**
    * Ends protection: a last checkpoint releases what is corked, a GOODBYE tells the secondary not to
@@ -401,6 +411,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #handover = false;
   #finalCaptured = false;
   #switchover: SwitchoverEvent | null = null;
+  #protector: Primary | null = null;
 
   constructor(options: PrimaryOptions, resume: SurvivorHandoff | null = null) {
     super();
@@ -1073,6 +1084,36 @@ class PrimaryEngine extends EventEmitter implements Primary {
     return event;
   }
 
+  protect(options: ProtectOptions): Primary {
+    if (this.#state !== 'unprotected' || this.#protector !== null)
+      throw new EngineStateError(
+        `protect() in state ${this.#state}${this.#protector ? ' (a protecting primary exists)' : ''}`,
+      );
+    const o = this.#o;
+    const handoff = survivorHandoff({
+      guest: o.guest,
+      output: o.output,
+      arbiter: o.arbiter,
+      nodeId: o.nodeId,
+      generation: this.#generation,
+      fencingToken: this.#token,
+      path: this.#path,
+      serving: () => this.#state === 'unprotected',
+      grant: () => this.#lease?.grant ?? null,
+      handedOff: () => {
+        this.#lease?.stop();
+        this.#lease = null;
+        this.#setState('reprotected');
+      },
+      rolledBack: () => {
+        this.#protector = null;
+      },
+    });
+    const primary = resumePrimary(options, handoff);
+    this.#protector = primary;
+    return primary;
+  }
+
   /** Gives back the slabs of checkpoints that will never be acknowledged; fails their waiters. */
   #dropInFlight(error: Error): void {
     for (const flight of this.#inFlight.splice(0)) {
@@ -1142,7 +1183,9 @@ class PrimaryEngine extends EventEmitter implements Primary {
     await this.#teardownTransport();
     if (heldGrant) await o.arbiter.release(heldGrant).catch(() => undefined);
     // The guest goes on unprotected: its output goes straight to the application again.
-    const handedOver = this.#state === 'handed-over' || this.#state === 'handing-over';
+    // A node that handed its workload to another engine leaves the guest's output alone.
+    const handedOver =
+      this.#state === 'handed-over' || this.#state === 'handing-over' || this.#state === 'reprotected';
     if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle' && !handedOver)
       o.guest.setOutput(o.output);
     this.#setState('closed');

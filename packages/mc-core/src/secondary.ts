@@ -15,7 +15,7 @@ import {
 } from '@microcheckpoint/io-cork';
 import { createKeepalive, type Keepalive, type StateChange } from '@microcheckpoint/keepalive';
 import { type Channel, createServer, type Server } from '@microcheckpoint/transport-tcp';
-import { type Arbiter, type ArbiterGrant, grantIsValid } from './arbiter/contract.js';
+import type { Arbiter, ArbiterGrant } from './arbiter/contract.js';
 import {
   DEFAULT_ARBITER_TTL_MS,
   DEFAULT_ATTACH_TIMEOUT_MS,
@@ -38,7 +38,7 @@ import {
 import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
-import type { SurvivorHandoff } from './engine/reprotect.js';
+import { survivorHandoff } from './engine/reprotect.js';
 import { EngineStateError, InvalidOptionError, PeerErrorReport } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { Guest, OutputSink } from './guests/contract.js';
@@ -954,38 +954,25 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       throw new EngineStateError(
         `protect() in state ${this.#state}${this.#protector ? ' (a protecting primary exists)' : ''}`,
       );
-    const handoff: SurvivorHandoff = {
+    const handoff = survivorHandoff({
       guest: served.guest,
       output: served.output,
       arbiter: this.#o.arbiter,
       nodeId: this.#o.nodeId,
-      cork: this.#cork,
       generation: this.#generation,
       fencingToken: this.#token,
-      begin: (append) => {
-        if (this.#state !== 'serving') throw new EngineStateError(`protect: this node is ${this.#state}`);
-        // What direct mode still holds leaves now, under this node's grant; what follows is corked.
-        path.settle();
-        const epoch = this.#cork.lastEpoch + 1;
-        this.#cork.open(epoch);
-        served.guest.setOutput(append);
-        return epoch;
-      },
-      commit: () => {
-        const grant = this.#lease?.grant ?? null;
-        if (this.#state !== 'serving' || !grantIsValid(grant)) return null;
+      path,
+      serving: () => this.#state === 'serving',
+      grant: () => this.#lease?.grant ?? null,
+      handedOff: () => {
         this.#lease?.stop();
         this.#lease = null;
         this.#setState('reprotected');
-        return grant;
       },
-      rollback: () => {
+      rolledBack: () => {
         this.#protector = null;
-        if (this.#state !== 'serving') return;
-        served.guest.setOutput(path.append);
-        path.goDirect();
       },
-    };
+    });
     const primary = resumePrimary(options, handoff);
     this.#protector = primary;
     return primary;

@@ -232,6 +232,57 @@ describe('planned switchover and re-protection', () => {
     expect(ledger.released.at(-1)).toBe(totalAfter(52));
   });
 
+  it('protect a survivor again after its new secondary was lost: it wins the next generation, serves alone, then a third secondary protects it', async () => {
+    const arbiter = new InProcessArbiter();
+    const ledger: Ledger = { released: [], reemitted: [] };
+    const b = await startNode('B', arbiter, ledger);
+    const guestA = workload(createGuestMemory({ sizeBytes: SIZE }));
+    const a = makePrimary(
+      guestA,
+      (_t, data) => ledger.released.push(Number(decoder.decode(data))),
+      b.port,
+      arbiter,
+      { nodeId: 'A' },
+    );
+    await a.start();
+    const load = clients(guestA);
+    await until(() => a.status().committedEpoch >= 5, 20_000, 'epochs');
+    await a.switchover();
+    await b.takeover;
+    load.follow(b.guest!, lastRequest(b.memory));
+
+    const c = await startNode('C', arbiter, ledger);
+    const withC = b.secondary.protect({
+      secondary: { port: c.port },
+      epochMs: 10,
+      keepalive: TEST_KEEPALIVE,
+    });
+    cleanups.push(() => withC.close());
+    await withC.start();
+    // C goes away: B must win generation 3 before releasing anything alone.
+    await c.secondary.close();
+    await until(() => withC.state === 'unprotected', 10_000, 'B unprotected');
+    expect(withC.status()).toMatchObject({ generation: 3, fencingToken: 3 });
+    const served = ledger.released.length;
+    await until(() => ledger.released.length > served, 5000, 'B serving alone');
+
+    const d = await startNode('D', arbiter, ledger);
+    const withD = withC.protect({ secondary: { port: d.port }, epochMs: 10, keepalive: TEST_KEEPALIVE });
+    cleanups.push(() => withD.close());
+    expect(() => withC.protect({ secondary: { port: d.port } })).toThrow(EngineStateError);
+    await withD.start();
+    expect(withC.state).toBe('reprotected');
+    expect(withD.status()).toMatchObject({ state: 'protected', generation: 3, fencingToken: 3 });
+    expect(withD.status().committedEpoch).toBeGreaterThan(withC.status().committedEpoch);
+    await until(() => withD.status().committedEpoch >= withC.status().committedEpoch + 5, 20_000, 'epochs');
+    const event = await withD.switchover();
+    const takeover = await d.takeover;
+    expect(takeover).toMatchObject({ trigger: 'handover', epoch: event.epoch, generation: 4 });
+    load.stop();
+    checkHop(ledger, lastRequest(d.memory));
+    expect(Math.max(...ledger.released)).toBe(totalAfter(lastRequest(d.memory)));
+  });
+
   it('refuse switchover() outside protection and protect() outside serving, with typed errors', async () => {
     const arbiter = new InProcessArbiter();
     const ledger: Ledger = { released: [], reemitted: [] };

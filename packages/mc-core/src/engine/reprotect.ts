@@ -1,6 +1,8 @@
 import type { CorkQueue } from '@microcheckpoint/io-cork';
-import type { Arbiter, ArbiterGrant } from '../arbiter/contract.js';
+import { type Arbiter, type ArbiterGrant, grantIsValid } from '../arbiter/contract.js';
+import { EngineStateError } from '../errors.js';
 import type { Guest, OutputSink } from '../guests/contract.js';
+import type { OutputPath } from './output-path.js';
 
 /**
  * What a node that runs the workload alone (a secondary that took over) hands to the `Primary` that
@@ -36,4 +38,60 @@ export interface SurvivorHandoff {
   begin(append: OutputSink): number;
   commit(): ArbiterGrant | null;
   rollback(): void;
+}
+
+/** What a node serving alone lends to `survivorHandoff()`. */
+export interface SurvivorParts {
+  guest: Guest;
+  output: OutputSink;
+  arbiter: Arbiter;
+  nodeId: string;
+  generation: number;
+  fencingToken: number;
+  /** The node's output path (direct: it serves alone); its cork queue goes on in the new primary. */
+  path: OutputPath;
+  /** Whether the node still serves alone (its grant was not lost, it was not re-protected). */
+  serving(): boolean;
+  /** The grant it serves under. */
+  grant(): ArbiterGrant | null;
+  /** The new primary took over: stop renewing the grant, mark the node re-protected. */
+  handedOff(): void;
+  /** The attach failed: the node may be protected again later. */
+  rolledBack(): void;
+}
+
+/** The handoff of a node serving alone (a secondary that took over, a primary that won arbitration). */
+export function survivorHandoff(parts: SurvivorParts): SurvivorHandoff {
+  const { path, guest } = parts;
+  return {
+    guest,
+    output: parts.output,
+    arbiter: parts.arbiter,
+    nodeId: parts.nodeId,
+    cork: path.cork,
+    generation: parts.generation,
+    fencingToken: parts.fencingToken,
+    begin(append) {
+      if (!parts.serving()) throw new EngineStateError('protect: this node no longer serves alone');
+      // What direct mode still holds leaves now, under the node's grant; what follows is corked.
+      path.settle();
+      const epoch = path.cork.lastEpoch + 1;
+      path.cork.open(epoch);
+      guest.setOutput(append);
+      return epoch;
+    },
+    commit() {
+      const grant = parts.grant();
+      if (!parts.serving() || !grantIsValid(grant)) return null;
+      parts.handedOff();
+      return grant;
+    },
+    rollback() {
+      parts.rolledBack();
+      // A node that lost its grant meanwhile keeps the output corked: someone newer may serve.
+      if (!parts.serving()) return;
+      guest.setOutput(path.append);
+      path.goDirect();
+    },
+  };
 }
