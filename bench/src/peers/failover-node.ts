@@ -88,7 +88,7 @@ function serveWith(running: InProcessGuest<number>): void {
 
 let primary: Primary | null = null;
 /** Re-protects this node after its takeover (a secondary's command). */
-let protect: ((port: number) => void) | null = null;
+let protect: ((port: number) => Promise<void>) | null = null;
 
 function drive(p: Primary): void {
   primary = p;
@@ -129,9 +129,13 @@ if (config.role === 'primary') {
   secondary.on('takeover', (event) => print({ type: 'takeover', ...event }));
   const { port } = await secondary.start();
   print({ type: 'ready', servePort, dataPort: port });
-  protect = (port) => {
+  protect = async (port) => {
+    // After a failed attempt the last primary arbitrates, then serves alone: protect that one.
+    for (let i = 0; i < 500 && primary !== null && primary.state === 'arbitrating'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     const started = performance.now();
-    const p = secondary.protect({ secondary: { port }, epochMs: config.epochMs });
+    const options = { secondary: { port }, epochMs: config.epochMs };
+    const p = primary === null ? secondary.protect(options) : primary.protect(options);
     drive(p);
     p.start().then(
       () => print({ type: 'protected', ms: performance.now() - started }),
@@ -142,7 +146,8 @@ if (config.role === 'primary') {
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const command = JSON.parse(line) as { protect?: number; switchover?: boolean };
-  if (command.protect !== undefined) protect?.(command.protect);
+  if (command.protect !== undefined)
+    protect?.(command.protect).catch((err: Error) => print({ type: 'error', message: err.message }));
   if (command.switchover && primary)
     primary.switchover().catch((err: Error) => print({ type: 'error', message: err.message }));
 });
