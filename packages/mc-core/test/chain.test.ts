@@ -142,4 +142,49 @@ describe('failover chains with re-protection (real processes, SIGKILL, file arbi
     }
     expect(dead).toEqual(['A', 'B', 'C']);
   });
+
+  it('switchovers under load A → B → C → D: the replies clients saw are exactly the survivor state, nothing lost', async () => {
+    all.length = 0;
+    const arbiterDir = mkdtempSync(join(tmpdir(), 'mc-chain-'));
+    cleanups.push(() => rmSync(arbiterDir, { recursive: true, force: true }));
+
+    let target = spawnNode({ role: 'secondary', name: 'B', arbiterDir });
+    const first = await target.wait('listening');
+    let serving = spawnNode({ role: 'primary', name: 'A', arbiterDir, port: first.port! });
+    await serving.wait('protected');
+    const handedOver: string[] = [];
+    for (const [hop, next] of [
+      [1, 'C'],
+      [2, 'D'],
+      [3, null],
+    ] as const) {
+      await sleep(150 + Math.random() * 250);
+      serving.send({ switchover: true });
+      const event = await serving.wait('switchover');
+      const takeover = await target.wait('takeover');
+      expect(takeover).toMatchObject({ trigger: 'handover', epoch: event.epoch, generation: hop + 1 });
+      expect(event.durationMs!).toBeGreaterThan(0);
+      handedOver.push(serving.name);
+      const restored = target.find('restored')!.request!;
+      checkHop(handedOver, restored);
+      // Zero loss: the old node released the reply of every request in the survivor's state.
+      const old = all.filter((l) => l.type === 'out' && handedOver.includes(l.node!)).map((l) => l.total!);
+      expect(Math.max(...old)).toBe(totalAfter(restored));
+      await until(
+        () => target.lines.some((l) => l.type === 'out' && l.total! > totalAfter(restored)),
+        20_000,
+        `${target.name} serving`,
+      );
+      serving.child.kill('SIGKILL');
+      await serving.exited;
+      if (next === null) break;
+      const attached = spawnNode({ role: 'secondary', name: next, arbiterDir });
+      const listening = await attached.wait('listening');
+      target.send({ protect: listening.port });
+      await target.wait('protected');
+      serving = target;
+      target = attached;
+    }
+    expect(handedOver).toEqual(['A', 'B', 'C']);
+  });
 });
