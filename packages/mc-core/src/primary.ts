@@ -1221,10 +1221,14 @@ export function createPrimary(options: PrimaryOptions): Primary {
 }
 
 /**
- * Options of `Secondary.protect()`: a primary's options without what the survivor already has
- * (its guest, output sink, arbiter, generation and workload name).
+ * Options of `Secondary.protect()` and `Primary.protect()`: a primary's options without what the
+ * survivor already has (its guest, output sink, arbiter, generation, workload name and cork queue);
+ * `nodeId` defaults to the survivor's.
  */
-export type ProtectOptions = Omit<PrimaryOptions, 'guest' | 'output' | 'arbiter' | 'generation' | 'source'>;
+export type ProtectOptions = Omit<
+  PrimaryOptions,
+  'guest' | 'output' | 'arbiter' | 'generation' | 'source' | 'cork'
+>;
 
 /** A primary over a survivor's workload and counters (used by `Secondary.protect()`). */
 export function resumePrimary(options: ProtectOptions, handoff: SurvivorHandoff): Primary {
