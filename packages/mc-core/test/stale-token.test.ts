@@ -2,7 +2,7 @@ import { createCorkQueue } from '@microcheckpoint/io-cork';
 import { type Channel, connect, createServer } from '@microcheckpoint/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessArbiter } from '../src/arbiter/in-process.js';
-import { StaleTokenError } from '../src/errors.js';
+import { StaleTokenError, SwitchoverError } from '../src/errors.js';
 import { createGuestMemory } from '../src/guest-memory.js';
 import { createInProcessGuest } from '../src/guests/in-process.js';
 import { checkpointMessages } from '../src/protocol/checkpoint-messages.js';
@@ -199,5 +199,49 @@ describe('stale fencing tokens and bad handovers are refused with typed errors',
     await until(() => primary.state === 'unprotected', 5000, 'arbitration');
     await until(() => released.length > 0, 5000, 'release after arbitration');
     expect(released).toEqual([{ byte: 9, token: TOKEN + 2 }]);
+  });
+
+  it('a primary whose HANDOVER is not accepted arbitrates: having won, it resumes the guest alone and loses nothing', async () => {
+    const server = createServer({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => server.close());
+    const handovers: McMessage[] = [];
+    server.on('channel', (channel: Channel) => {
+      const peer = speaker(channel);
+      let token = 0;
+      channel.on('message', () => {
+        for (const m of peer.inbox.splice(0)) {
+          if (m.kind === 'HELLO') peer.send(hello(ROLES.secondary, { fencingToken: 0, generation: 0 }));
+          else if (m.kind === 'SYNC_END') peer.send({ kind: 'SYNC_ACK', pass: m.pass, pagesReceived: 0 });
+          else if (m.kind === 'CKPT_BEGIN') token = m.fencingToken;
+          else if (m.kind === 'CKPT_END') peer.send({ kind: 'ACK', epoch: m.epoch, fencingToken: token });
+          // A secondary that never answers the handover.
+          else if (m.kind === 'HANDOVER') handovers.push(m);
+        }
+      });
+    });
+    const { port } = await server.listen();
+    const memory = createGuestMemory({ sizeBytes: SIZE });
+    const guest = createInProcessGuest<number>({
+      memory,
+      handler: (n, context) => context.output(1, new Uint8Array([n])),
+      output: () => undefined,
+    });
+    cleanups.push(() => guest.close());
+    const released: number[] = [];
+    const primary = makePrimary(guest, (_t, data) => released.push(data[0]!), port, new InProcessArbiter(), {
+      closeTimeoutMs: 300,
+      keepalive: { startupTimeoutMs: Number.POSITIVE_INFINITY },
+    });
+    await primary.start();
+    guest.submit(1);
+    await expect(primary.switchover()).rejects.toBeInstanceOf(SwitchoverError);
+    // Everything before the switchover was released on the last ACK.
+    expect(released).toEqual([1]);
+    expect(handovers).toHaveLength(1);
+    await until(() => primary.state === 'unprotected', 5000, 'arbitration won');
+    expect(primary.status().generation).toBe(2);
+    guest.submit(2);
+    await until(() => released.length === 2, 5000, 'the guest runs again');
+    expect(released).toEqual([1, 2]);
   });
 });
