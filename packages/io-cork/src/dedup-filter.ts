@@ -1,4 +1,4 @@
-import { InvalidArgumentError, InvalidOptionError } from './errors.js';
+import { InvalidArgumentError, InvalidOptionError, StaleGenerationError } from './errors.js';
 
 /** What the filter decided about one item. */
 export type DedupVerdict = 'accept' | 'duplicate' | 'stale-generation';
@@ -22,9 +22,13 @@ export interface DedupSourceState {
 /** Options of {@link createDedupFilter}. */
 export interface DedupFilterOptions {
   /**
-   * Also track the highest generation (fencing token) per source and reject items from a lower one:
-   * output from a deposed primary that still runs is refused once the survivor's is seen.
-   * @default false
+   * Track the highest generation (fencing token) per source and reject items from a lower one:
+   * output from a deposed primary that still runs (or arrives late) is refused once a newer
+   * generation's is seen, and counted in `stats.stale`.
+   * - unset: items that carry a `generation` are checked; items without one skip the check.
+   * - `true`: every item must carry a generation (a missing one is an `InvalidArgumentError`).
+   * - `false`: generations are ignored (seq only).
+   * @default unset (check when present)
    */
   trackGeneration?: boolean;
   /**
@@ -49,6 +53,12 @@ export interface DedupFilter {
   check(item: DedupInput): DedupVerdict;
   /** `check(item) === 'accept'`. */
   accept(item: DedupInput): boolean;
+  /**
+   * Like `accept`, for receivers that treat a stale generation as an error: true for a new item,
+   * false for a duplicate, and a `StaleGenerationError` (code `MC_ERR_STALE_GENERATION`, after the
+   * item was counted in `stats.stale`) for an item from a generation older than one already seen.
+   */
+  admit(item: DedupInput): boolean;
   highestSeq(source: string): number;
   generation(source: string): number;
   state(): DedupSourceState[];
@@ -63,10 +73,11 @@ export interface DedupFilter {
  * merges several destinations of one source must keep one filter (or one source key) per destination.
  */
 export function createDedupFilter(options: DedupFilterOptions = {}): DedupFilter {
-  const trackGeneration = options.trackGeneration ?? false;
-  if (typeof trackGeneration !== 'boolean') {
-    throw new InvalidOptionError('trackGeneration', `must be a boolean, got ${String(trackGeneration)}`);
+  const option = options.trackGeneration;
+  if (option !== undefined && typeof option !== 'boolean') {
+    throw new InvalidOptionError('trackGeneration', `must be a boolean, got ${String(option)}`);
   }
+  const trackGeneration: GenerationTracking = option ?? 'when-present';
   const maxSources = options.maxSources ?? 4096;
   if (!Number.isSafeInteger(maxSources) || maxSources < 1) {
     throw new InvalidOptionError('maxSources', `must be a positive integer, got ${String(maxSources)}`);
@@ -96,13 +107,15 @@ interface SourceRecord {
   generation: number;
 }
 
+type GenerationTracking = boolean | 'when-present';
+
 class Filter implements DedupFilter {
-  readonly #trackGeneration: boolean;
+  readonly #trackGeneration: GenerationTracking;
   readonly #maxSources: number;
   readonly #sources = new Map<string, SourceRecord>();
   readonly stats = { accepted: 0, duplicates: 0, stale: 0 };
 
-  constructor(trackGeneration: boolean, maxSources: number) {
+  constructor(trackGeneration: GenerationTracking, maxSources: number) {
     this.#trackGeneration = trackGeneration;
     this.#maxSources = maxSources;
   }
@@ -118,10 +131,15 @@ class Filter implements DedupFilter {
       throw new InvalidArgumentError(`dedup: seq must be a non-negative safe integer, got ${seq}`);
     }
     const record = this.#record(source);
-    if (this.#trackGeneration) {
+    const track =
+      this.#trackGeneration === true ||
+      (this.#trackGeneration === 'when-present' && generation !== undefined);
+    if (track) {
       if (generation === undefined || !Number.isSafeInteger(generation) || generation < 0) {
         throw new InvalidArgumentError(
-          'dedup: trackGeneration needs a non-negative integer generation on every item',
+          this.#trackGeneration === true
+            ? 'dedup: trackGeneration needs a non-negative integer generation on every item'
+            : `dedup: generation must be a non-negative safe integer, got ${generation}`,
         );
       }
       if (generation < record.generation) {
@@ -142,6 +160,17 @@ class Filter implements DedupFilter {
 
   accept(item: DedupInput): boolean {
     return this.check(item) === 'accept';
+  }
+
+  admit(item: DedupInput): boolean {
+    const verdict = this.check(item);
+    if (verdict === 'stale-generation')
+      throw new StaleGenerationError(
+        item.generation!,
+        this.generation(item.source),
+        `output seq ${item.seq} of ${item.source}`,
+      );
+    return verdict === 'accept';
   }
 
   highestSeq(source: string): number {

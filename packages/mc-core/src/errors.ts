@@ -17,6 +17,8 @@ export type McCoreErrorCode =
   | 'MC_ERR_PEER_ERROR'
   | 'MC_ERR_ARBITRATION_LOST'
   | 'MC_ERR_CHECKPOINT_TOO_LARGE'
+  | 'MC_ERR_STALE_TOKEN'
+  | 'MC_ERR_SWITCHOVER'
   | 'MC_ERR_ARBITER_IO'
   | 'MC_ERR_ARBITER_UNAVAILABLE'
   | 'MC_ERR_ARBITER_CLOSED'
@@ -162,6 +164,29 @@ export class CheckpointTooLargeError extends McCoreError {
       'MC_ERR_CHECKPOINT_TOO_LARGE',
       `checkpoint ${epoch} holds ${bytes} bytes; the secondary accepts at most ${maxBytes}`,
     );
+  }
+}
+
+/**
+ * A message or output carries a fencing token lower than one this node has already seen: it comes
+ * from a deposed generation (an old primary still running, a late packet) and is refused.
+ */
+export class StaleTokenError extends McCoreError {
+  /** The token the refused thing carried. */
+  readonly token: number;
+  /** The highest token this node has seen. */
+  readonly current: number;
+  constructor(what: string, token: number, current: number) {
+    super('MC_ERR_STALE_TOKEN', `${what} carries token ${token}, older than ${current}`);
+    this.token = token;
+    this.current = current;
+  }
+}
+
+/** A planned switchover could not finish (the secondary did not confirm the handover in time, or refused it). */
+export class SwitchoverError extends McCoreError {
+  constructor(message: string, cause?: unknown) {
+    super('MC_ERR_SWITCHOVER', message, cause === undefined ? undefined : { cause });
   }
 }
 

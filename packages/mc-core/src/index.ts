@@ -83,6 +83,7 @@ export type {
 } from './engine/common.js';
 export type { SampleSummary } from './engine/metrics.js';
 export type { RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
+export type { SwitchoverEvent } from './engine/switchover.js';
 export type { EngineTransportOptions } from './engine/transport-option.js';
 export {
   ArbiterIoError,
@@ -105,6 +106,8 @@ export {
   PeerErrorReport,
   PeerLostError,
   SlabBusyError,
+  StaleTokenError,
+  SwitchoverError,
   WitnessClosedError,
   WitnessError,
   WitnessProtocolError,
@@ -147,6 +150,7 @@ export {
   type PrimaryOptions,
   type PrimaryState,
   type PrimaryStatus,
+  type ProtectOptions,
   type ShippingEvent,
 } from './primary.js';
 export {
@@ -165,6 +169,8 @@ export {
   decodeMessage,
   type EncodedMessage,
   encodeMessage,
+  GOODBYE_REASONS,
+  type HandoverMessage,
   type HelloMessage,
   type McMessage,
   MESSAGE_TYPES,

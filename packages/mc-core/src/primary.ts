@@ -40,6 +40,8 @@ import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
 import { connectRdmaSim, maxPageFrameBytes, type RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
+import { type SurvivorHandoff, survivorHandoff } from './engine/reprotect.js';
+import type { SwitchoverEvent } from './engine/switchover.js';
 import { type EngineTransportOptions, transportOption } from './engine/transport-option.js';
 import {
   ArbitrationLostError,
@@ -49,10 +51,18 @@ import {
   InvalidOptionError,
   PeerErrorReport,
   PeerLostError,
+  StaleTokenError,
+  SwitchoverError,
 } from './errors.js';
 import type { Guest, OutputSink } from './guests/contract.js';
 import { type CapturedRun, checkpointMessages, pageMessages } from './protocol/checkpoint-messages.js';
-import { type HelloMessage, type McMessage, PROTOCOL_VERSION, ROLES } from './protocol/messages.js';
+import {
+  GOODBYE_REASONS,
+  type HelloMessage,
+  type McMessage,
+  PROTOCOL_VERSION,
+  ROLES,
+} from './protocol/messages.js';
 import { HandshakeError, ProtocolError, UnexpectedMessageError } from './protocol/protocol-errors.js';
 
 /** Where the secondary listens for its primary. */
@@ -151,6 +161,9 @@ export interface PrimaryOptions {
  * - `unprotected`: won arbitration; output is released at once (no secondary).
  * - `deposed`: lost arbitration (or the grant); the guest is paused and output stays corked for good.
  * - `failed`: a checkpoint could not be made (too large for the secondary); guest paused, output corked.
+ * - `handing-over`: `switchover()` drained its last checkpoint and sent HANDOVER; awaiting the reply.
+ * - `handed-over`: the secondary took the workload over; this guest stays paused, nothing leaves here.
+ * - `reprotected`: the `Primary` from `protect()` drives the workload now.
  * - `closed`: `close()` finished.
  */
 export type PrimaryState =
@@ -162,6 +175,9 @@ export type PrimaryState =
   | 'unprotected'
   | 'deposed'
   | 'failed'
+  | 'handing-over'
+  | 'handed-over'
+  | 'reprotected'
   | 'closed';
 
 /** A checkpoint the secondary acknowledged. */
@@ -204,6 +220,8 @@ export interface PrimaryEvents {
   peer: [change: StateChange];
   /** Something failed that the engine handled (a guest that would not pause, a refused checkpoint). */
   error: [error: Error];
+  /** A planned switchover finished: the secondary accepted the handover. */
+  switchover: [event: SwitchoverEvent];
 }
 
 /** Status of a primary. */
@@ -218,6 +236,8 @@ export interface PrimaryStatus extends EngineStatus {
   shortenedEpochs: number;
   /** Output refused at the cork queue's hard cap (lost; never released). */
   refusedOutputs: number;
+  /** The planned switchover, once done (its timings); null before. */
+  switchover: SwitchoverEvent | null;
 }
 
 /** The protecting side: runs the guest's epochs and ships checkpoints to the secondary. */
@@ -232,6 +252,28 @@ export interface Primary {
   start(): Promise<void>;
   /** Takes a checkpoint now instead of at the end of the epoch. Resolves when it is acknowledged. */
   checkpoint(): Promise<void>;
+  /**
+   * Planned handover to the secondary (maintenance), with zero lost output: the guest is stopped at
+   * the capture of a last checkpoint, which is shipped and acknowledged (its output released here),
+   * then a HANDOVER message tells the secondary to take over at once, without waiting for its
+   * failure detector. The secondary asks the arbiter for the next generation (this node holds no
+   * grant while protected) and re-emits the last checkpoint's output, which receivers drop as
+   * duplicates. Everything the guest output before the call is released here; everything after is
+   * the secondary's. Only in state `protected`. Resolves when the secondary accepted (state
+   * `handed-over`); rejects with `SwitchoverError` when it did not confirm within `closeTimeoutMs`
+   * after the last ACK, or `PeerLostError` when the secondary was lost before the last ACK (then the
+   * engine arbitrates as for any loss). The guest stays paused in every case once the last
+   * checkpoint was captured.
+   */
+  switchover(): Promise<SwitchoverEvent>;
+  /**
+   * Protects this node again after it lost its secondary and won arbitration (state `unprotected`),
+   * exactly like `Secondary.protect()`: returns a new `Primary` (not started) over this node's guest,
+   * output sink, arbiter and counters (output seq, epochs, generation, fencing token), syncing to the
+   * secondary at `options.secondary`. This primary becomes `reprotected` once the new one took the
+   * workload over; a failed attach leaves it `unprotected`, serving alone.
+   */
+  protect(options: ProtectOptions): Primary;
   status(): PrimaryStatus;
   /**
    * Ends protection: a last checkpoint releases what is corked, a GOODBYE tells the secondary not to
@@ -364,6 +406,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #helloWaiter: { resolve: (h: HelloMessage) => void; reject: (e: Error) => void } | null = null;
   #firstCheckpoint: { resolve: () => void; reject: (e: Error) => void } | null = null;
   #goodbyeWaiter: (() => void) | null = null;
+  #handoverWaiter: ((accepted: boolean) => void) | null = null;
   #ackWaiters: Array<{ epoch: number; resolve: () => void; reject: (e: Error) => void }> = [];
   #lostHandled = false;
   readonly #pause = new SampleWindow();
@@ -371,13 +414,22 @@ class PrimaryEngine extends EventEmitter implements Primary {
   readonly #rate = new RateMeter();
   #stretched = 0;
   #shortened = 0;
+  /** Set when this primary protects a node that ran alone (re-protection). */
+  readonly #resume: SurvivorHandoff | null;
+  /** `switchover()` runs: the next capture is the last and leaves the guest paused. */
+  #handover = false;
+  #finalCaptured = false;
+  #switchover: SwitchoverEvent | null = null;
+  #protector: Primary | null = null;
 
-  constructor(options: PrimaryOptions) {
+  constructor(options: PrimaryOptions, resume: SurvivorHandoff | null = null) {
     super();
     this.#o = resolveOptions(options);
     this.#memory = this.#o.guest.memory;
     this.#generation = this.#o.generation;
-    const cork = createCorkQueue({ ...this.#o.cork, source: this.#o.source });
+    this.#resume = resume;
+    if (resume !== null) this.#token = resume.fencingToken;
+    const cork = resume?.cork ?? createCorkQueue({ ...this.#o.cork, source: this.#o.source });
     this.#path = new OutputPath(cork, this.#o.output);
     this.#path.onPressure = () => this.#shorten();
   }
@@ -401,21 +453,27 @@ class PrimaryEngine extends EventEmitter implements Primary {
     if (this.#state !== 'idle') throw new EngineStateError(`start() in state ${this.#state}`);
     this.#setState('attaching');
     const o = this.#o;
-    const grant = await o.arbiter.acquire({
-      generation: o.generation,
-      node: o.nodeId,
-      ttlMs: o.arbiterTtlMs,
-    });
-    if (grant === null) {
-      this.#setState('deposed');
-      throw new ArbitrationLostError(o.generation);
+    const resume = this.#resume;
+    if (resume === null) {
+      const grant = await o.arbiter.acquire({
+        generation: o.generation,
+        node: o.nodeId,
+        ttlMs: o.arbiterTtlMs,
+      });
+      if (grant === null) {
+        this.#setState('deposed');
+        throw new ArbitrationLostError(o.generation);
+      }
+      // The grant only mints the token: while protected, neither node acts alone. Releasing it lets
+      // whichever node survives a failure take the next generation at once.
+      await o.arbiter.release(grant);
+      this.#token = grant.token;
+      this.#generation = grant.generation;
+      this.#path.cork.setGeneration(this.#token);
+    } else {
+      // Re-protection: the survivor's counters go on; HELLO announces the epoch the sync ends in.
+      this.#epoch = resume.begin(this.#path.append);
     }
-    // The grant only mints the token: while protected, neither node acts alone. Releasing it lets
-    // whichever node survives a failure take the next generation at once.
-    await o.arbiter.release(grant);
-    this.#token = grant.token;
-    this.#generation = grant.generation;
-    this.#path.cork.setGeneration(this.#token);
 
     const keepalive = createKeepalive({ ...o.keepalive, role: 'primary', goodbyeOnClose: false });
     this.#keepalive = keepalive;
@@ -430,13 +488,25 @@ class PrimaryEngine extends EventEmitter implements Primary {
       await this.#attach(heartbeat.port);
     } catch (err) {
       await this.#teardownTransport();
+      resume?.rollback();
       this.#setState('idle');
       throw err;
     }
 
-    // From here every output of the guest is corked: epoch 1 collects it until the first checkpoint.
-    this.#path.cork.open(this.#epoch);
-    o.guest.setOutput(this.#path.append);
+    if (resume === null) {
+      // From here every output of the guest is corked: epoch 1 collects it until the first checkpoint.
+      this.#path.cork.open(this.#epoch);
+      o.guest.setOutput(this.#path.append);
+    } else {
+      // The survivor stops acting alone: its output stays corked until the new secondary ACKs, and
+      // its grant goes back to the arbiter so the new secondary can win the next generation at once.
+      const held = resume.commit();
+      if (held === null) {
+        this.#depose();
+        throw new ArbitrationLostError(this.#generation + 1);
+      }
+      await o.arbiter.release(held).catch((err: Error) => this.#report(err));
+    }
     this.#setState('syncing');
     const protectedNow = new Promise<void>((resolve, reject) => {
       this.#firstCheckpoint = { resolve, reject };
@@ -645,6 +715,10 @@ class PrimaryEngine extends EventEmitter implements Primary {
         }
         throw new PeerErrorReport(message.code, message.detail);
       case 'GOODBYE':
+        if (this.#handoverWaiter && message.reason === GOODBYE_REASONS.handoverAccepted) {
+          this.#handoverWaiter(true);
+          return;
+        }
         if (this.#goodbyeWaiter) {
           this.#goodbyeWaiter();
           return;
@@ -681,6 +755,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#helloWaiter?.reject(new AttachError('the secondary closed the connection during HELLO', error));
     this.#syncWaiter?.reject(new PeerLostError('the data channel closed during sync', error));
     this.#goodbyeWaiter?.();
+    this.#handoverWaiter?.(false);
     if (this.#state === 'syncing' || this.#state === 'protected')
       this.#lose(new PeerLostError('the data channel to the secondary closed', error));
   }
@@ -691,6 +766,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       throw new UnexpectedMessageError(
         `ACK ${epoch} does not match the oldest checkpoint in flight (${head?.epoch ?? 'none'})`,
       );
+    if (token < this.#token) throw new StaleTokenError(`ACK ${epoch}`, token, this.#token);
     if (token !== this.#token)
       throw new UnexpectedMessageError(`ACK ${epoch} carries token ${token}, not ${this.#token}`);
     this.#inFlight.shift();
@@ -757,7 +833,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   async #tick(): Promise<void> {
     const first = this.#state === 'syncing';
     if (this.#state !== 'protected' && !first) return;
-    if (this.#capturing) return;
+    if (this.#capturing || this.#finalCaptured) return;
     if (this.#inFlight.length >= this.#maxInFlight) {
       // Stretch: the next capture waits for the ACK that frees a slot.
       this.#pendingTick = true;
@@ -794,7 +870,9 @@ class PrimaryEngine extends EventEmitter implements Primary {
       this.#epoch = epoch + 1;
       cork.open(this.#epoch);
       this.#epochStartedAt = started;
-      this.#resumeGuest();
+      // A switchover's last checkpoint: the guest stays paused, its next output is the secondary's.
+      if (this.#handover) this.#finalCaptured = true;
+      else this.#resumeGuest();
       const pauseMs = elapsedMs(started);
       this.#pause.add(pauseMs);
       this.#keepalive?.setEpoch(epoch);
@@ -817,7 +895,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
         shippedAt: process.hrtime.bigint(),
       };
       this.#inFlight.push(flight);
-      if (this.#state === 'protected') this.#scheduleEpoch();
+      if (this.#state === 'protected' && !this.#finalCaptured) this.#scheduleEpoch();
       await this.#ship(flight, runs, serialized);
     } finally {
       this.#capturing = false;
@@ -942,6 +1020,12 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#path.cork.setGeneration(grant.token);
     this.#path.goDirect();
     this.#setState('unprotected');
+    if (this.#finalCaptured) {
+      // A switchover that did not complete, and this node won: the workload goes on here.
+      this.#finalCaptured = false;
+      this.#handover = false;
+      this.#resumeGuest();
+    }
     await this.#teardownTransport();
   }
 
@@ -971,6 +1055,97 @@ class PrimaryEngine extends EventEmitter implements Primary {
     if (!this.#capturing && this.#inFlight.length < this.#maxInFlight) void this.#tick();
     else this.#pendingTick = true;
     return done;
+  }
+
+  async switchover(): Promise<SwitchoverEvent> {
+    if (this.#state !== 'protected' || this.#handover)
+      throw new EngineStateError(
+        `switchover() in state ${this.#state}${this.#handover ? ' (already running)' : ''}`,
+      );
+    const o = this.#o;
+    const started = process.hrtime.bigint();
+    this.#handover = true;
+    this.#stopTimers();
+    // The running epoch is the last: its capture leaves the guest paused, its ACK releases its output.
+    await this.checkpoint();
+    const drainMs = elapsedMs(started);
+    const epoch = this.#acked;
+    const channel = this.#channel;
+    this.#setState('handing-over');
+    const accepted = new Promise<boolean>((resolve) => {
+      this.#handoverWaiter = resolve;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      if (channel === null || channel.closed) throw new PeerLostError('the data channel closed');
+      sendMessage(channel, {
+        kind: 'HANDOVER',
+        epoch,
+        fencingToken: this.#token,
+        generation: this.#generation,
+      });
+    } catch (err) {
+      this.#handoverWaiter?.(false);
+      this.#report(err as Error);
+    }
+    const ok = await Promise.race([
+      accepted,
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), o.closeTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.#handoverWaiter = null;
+    this.#lostHandled = true;
+    await this.#teardownTransport();
+    if (!ok) {
+      // The secondary may or may not have taken over: the arbiter decides. This node wins only if
+      // the secondary did not take the next generation, and then resumes the guest alone.
+      this.#setState('arbitrating');
+      void this.#arbitrate();
+      throw new SwitchoverError(`the secondary did not accept the handover of epoch ${epoch}`);
+    }
+    this.#setState('handed-over');
+    const event: SwitchoverEvent = {
+      epoch,
+      generation: this.#generation,
+      fencingToken: this.#token,
+      drainMs,
+      durationMs: elapsedMs(started),
+    };
+    this.#switchover = event;
+    this.emit('switchover', event);
+    return event;
+  }
+
+  protect(options: ProtectOptions): Primary {
+    if (this.#state !== 'unprotected' || this.#protector !== null)
+      throw new EngineStateError(
+        `protect() in state ${this.#state}${this.#protector ? ' (a protecting primary exists)' : ''}`,
+      );
+    const o = this.#o;
+    const handoff = survivorHandoff({
+      guest: o.guest,
+      output: o.output,
+      arbiter: o.arbiter,
+      nodeId: o.nodeId,
+      generation: this.#generation,
+      fencingToken: this.#token,
+      path: this.#path,
+      serving: () => this.#state === 'unprotected',
+      grant: () => this.#lease?.grant ?? null,
+      handedOff: () => {
+        this.#lease?.stop();
+        this.#lease = null;
+        this.#setState('reprotected');
+      },
+      rolledBack: () => {
+        this.#protector = null;
+      },
+    });
+    const primary = resumePrimary(options, handoff);
+    this.#protector = primary;
+    return primary;
   }
 
   /** Gives back the slabs of checkpoints that will never be acknowledged; fails their waiters. */
@@ -1003,6 +1178,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       stretchedEpochs: this.#stretched,
       shortenedEpochs: this.#shortened,
       refusedOutputs: this.#path.refused,
+      switchover: this.#switchover,
     };
   }
 
@@ -1041,7 +1217,10 @@ class PrimaryEngine extends EventEmitter implements Primary {
     await this.#teardownTransport();
     if (heldGrant) await o.arbiter.release(heldGrant).catch(() => undefined);
     // The guest goes on unprotected: its output goes straight to the application again.
-    if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle')
+    // A node that handed its workload to another engine leaves the guest's output alone.
+    const handedOver =
+      this.#state === 'handed-over' || this.#state === 'handing-over' || this.#state === 'reprotected';
+    if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle' && !handedOver)
       o.guest.setOutput(o.output);
     this.#setState('closed');
   }
@@ -1073,4 +1252,32 @@ function capturedRuns(capture: Capture): CapturedRun[] {
 /** Creates a primary. Nothing happens until `start()`. Options are validated here. */
 export function createPrimary(options: PrimaryOptions): Primary {
   return new PrimaryEngine(options);
+}
+
+/**
+ * Options of `Secondary.protect()` and `Primary.protect()`: a primary's options without what the
+ * survivor already has (its guest, output sink, arbiter, generation, workload name and cork queue);
+ * `nodeId` defaults to the survivor's.
+ */
+export type ProtectOptions = Omit<
+  PrimaryOptions,
+  'guest' | 'output' | 'arbiter' | 'generation' | 'source' | 'cork'
+>;
+
+/** A primary over a survivor's workload and counters (used by `Secondary.protect()`). */
+export function resumePrimary(options: ProtectOptions, handoff: SurvivorHandoff): Primary {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError('options', 'must be an object');
+  return new PrimaryEngine(
+    {
+      ...options,
+      guest: handoff.guest,
+      output: handoff.output,
+      arbiter: handoff.arbiter,
+      nodeId: options.nodeId ?? handoff.nodeId,
+      generation: handoff.generation,
+      source: handoff.cork.source,
+    },
+    handoff,
+  );
 }

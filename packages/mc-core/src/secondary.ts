@@ -39,13 +39,17 @@ import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
 import { acceptRdmaSim } from './engine/rdma-sim-link.js';
+import { survivorHandoff } from './engine/reprotect.js';
 import { type EngineTransportOptions, transportOption } from './engine/transport-option.js';
 import { EngineStateError, InvalidOptionError, PeerErrorReport } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { Guest, OutputSink } from './guests/contract.js';
+import { type Primary, type ProtectOptions, resumePrimary } from './primary.js';
 import { RAW_CODEC, ZERO_CODEC } from './protocol/checkpoint-messages.js';
 import { CheckpointReceiver, type CheckpointSink } from './protocol/checkpoint-receiver.js';
 import {
+  GOODBYE_REASONS,
+  type HandoverMessage,
   type HelloMessage,
   type McMessage,
   type PagesMessage,
@@ -193,7 +197,8 @@ async function prefault(bytes: Uint8Array, pageSize: number): Promise<boolean> {
  * - `syncing`: receiving the live sync. `protecting`: committing and acknowledging checkpoints.
  * - `detached`: the data channel is gone but the primary's heartbeats are not: nothing to do.
  * - `arbitrating`: the primary was convicted; asking the arbiter.
- * - `serving`: took over; the workload runs here, unprotected.
+ * - `serving`: took over; the workload runs here, unprotected (until `protect()`).
+ * - `reprotected`: the `Primary` from `protect()` drives the workload now, protected by a new secondary.
  * - `passive`: lost arbitration, or nothing was ever committed: this node does not serve.
  * - `stopped`: the primary ended protection with a GOODBYE. `closed`: `close()` finished.
  */
@@ -205,6 +210,7 @@ export type SecondaryState =
   | 'detached'
   | 'arbitrating'
   | 'serving'
+  | 'reprotected'
   | 'passive'
   | 'stopped'
   | 'closed';
@@ -226,8 +232,10 @@ export interface TakeoverEvent {
   reemitted: number;
   /** Time to write the committed image into memory, ms. */
   restoreMs: number;
-  /** From the conviction of the primary to the workload running here, ms. */
+  /** From the conviction of the primary (or its HANDOVER) to the workload running here, ms. */
   durationMs: number;
+  /** `failure`: the detector convicted the primary; `handover`: the primary's planned switchover. */
+  trigger: 'failure' | 'handover';
 }
 
 /** Events of a Secondary. */
@@ -263,6 +271,17 @@ export interface Secondary {
    * committed epoch, or null before the first commit (then `target` is filled with zeros).
    */
   materialize(target: Uint8Array): number | null;
+  /**
+   * Protects the workload this node took over: returns a `Primary` (not started) over the
+   * survivor's guest, output sink and arbiter that syncs to the secondary at `options.secondary`
+   * while the guest runs, then micro-checkpoints to it. Its `start()` continues this node's counters
+   * (epochs, output seq, generation and fencing token: nothing restarts), keeps the output corked
+   * from the HELLO exchange until the first checkpoint's ACK, and gives this node's grant back to
+   * the arbiter once the new secondary answered (from then on neither node acts alone, exactly as
+   * in a first protection). If `start()` fails to attach, this node goes on serving alone. State
+   * `reprotected` from the moment the primary took over the workload. Only in state `serving`.
+   */
+  protect(options: ProtectOptions): Primary;
   /** Stops listening, ends any session, closes the keepalive and the store. Idempotent. */
   close(): Promise<void>;
   on<E extends keyof SecondaryEvents>(event: E, listener: (...args: SecondaryEvents[E]) => void): this;
@@ -370,6 +389,9 @@ class SecondaryEngine extends EventEmitter implements Secondary {
   readonly #sizes = new SampleWindow();
   readonly #rate = new RateMeter();
   #path: OutputPath | null = null;
+  /** The workload started at takeover. */
+  #served: TakeoverResult | null = null;
+  #protector: Primary | null = null;
   /** Pages the store was ever given (the others are zero there). */
   readonly #touched: Uint8Array;
   #touchedCount = 0;
@@ -574,11 +596,40 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       case 'GOODBYE':
         this.#goodbye();
         return;
+      case 'HANDOVER':
+        this.#expect('checkpoints', message.kind);
+        this.#onHandover(message);
+        return;
       case 'ERROR':
         throw new PeerErrorReport(message.code, message.detail);
       default:
         throw new UnexpectedMessageError(`${message.kind} is not sent to a secondary`);
     }
+  }
+
+  /** Planned switchover: the primary stopped after the last committed checkpoint; take over now. */
+  #onHandover(message: HandoverMessage): void {
+    if (message.fencingToken < this.#token)
+      throw new CheckpointProtocolError(
+        'MC_ERR_CKPT_STALE_TOKEN',
+        message.epoch,
+        `HANDOVER under token ${message.fencingToken}, session token ${this.#token}`,
+      );
+    if (message.fencingToken !== this.#token || message.generation !== this.#generation)
+      throw new UnexpectedMessageError(
+        `HANDOVER of generation ${message.generation} token ${message.fencingToken}; the session has ${this.#generation}/${this.#token}`,
+      );
+    const committed = this.#store.committedEpoch;
+    if (this.#receiver?.receivingEpoch != null || committed !== message.epoch)
+      throw new UnexpectedMessageError(
+        `HANDOVER after epoch ${message.epoch}; this node committed ${committed ?? 'none'}`,
+      );
+    sendMessage(this.#channel!, {
+      kind: 'GOODBYE',
+      reason: GOODBYE_REASONS.handoverAccepted,
+      detail: `taking over at epoch ${message.epoch}`,
+    });
+    void this.#primaryDead('handover');
   }
 
   #expect(phase: Phase, kind: string): void {
@@ -827,14 +878,18 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     if (keepalive) void keepalive.close().catch(() => undefined);
   }
 
-  async #primaryDead(): Promise<void> {
+  async #primaryDead(trigger: TakeoverEvent['trigger'] = 'failure'): Promise<void> {
     if (this.#state !== 'syncing' && this.#state !== 'protecting' && this.#state !== 'detached') return;
     const convicted = process.hrtime.bigint();
     this.#setState('arbitrating');
     this.#abortStaging();
     this.#phase = 'ended';
     const channel = this.#channel;
-    if (channel && !channel.closed) channel.destroy();
+    // After a HANDOVER the acceptance must reach the primary: end the connection gracefully.
+    if (channel && !channel.closed) {
+      if (trigger === 'handover') void channel.close().catch(() => undefined);
+      else channel.destroy();
+    }
     const keepalive = this.#keepalive;
     this.#keepalive = null;
     if (keepalive) void keepalive.close().catch(() => undefined);
@@ -894,6 +949,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       if ((this.#state as SecondaryState) !== 'arbitrating') return;
       const path = new OutputPath(this.#cork, result.output);
       this.#path = path;
+      this.#served = result;
       const reemitSink = result.reemit ?? result.output;
       for (const destinations of this.#batchDestinations.values())
         for (const destination of destinations) path.attachReemit(destination, reemitSink);
@@ -909,6 +965,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
         reemitted,
         restoreMs,
         durationMs: elapsedMs(convicted),
+        trigger,
       });
       // No re-protection in this release: stop listening for primaries.
       const server = this.#server;
@@ -919,6 +976,37 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       await this.#o.arbiter.release(grant).catch(() => undefined);
       this.#passive(`takeover failed: ${(err as Error).message}`);
     }
+  }
+
+  protect(options: ProtectOptions): Primary {
+    const served = this.#served;
+    const path = this.#path;
+    if (this.#state !== 'serving' || served === null || path === null || this.#protector !== null)
+      throw new EngineStateError(
+        `protect() in state ${this.#state}${this.#protector ? ' (a protecting primary exists)' : ''}`,
+      );
+    const handoff = survivorHandoff({
+      guest: served.guest,
+      output: served.output,
+      arbiter: this.#o.arbiter,
+      nodeId: this.#o.nodeId,
+      generation: this.#generation,
+      fencingToken: this.#token,
+      path,
+      serving: () => this.#state === 'serving',
+      grant: () => this.#lease?.grant ?? null,
+      handedOff: () => {
+        this.#lease?.stop();
+        this.#lease = null;
+        this.#setState('reprotected');
+      },
+      rolledBack: () => {
+        this.#protector = null;
+      },
+    });
+    const primary = resumePrimary(options, handoff);
+    this.#protector = primary;
+    return primary;
   }
 
   #passive(reason: string): void {

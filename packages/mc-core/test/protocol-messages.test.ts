@@ -81,6 +81,7 @@ const messageArb: fc.Arbitrary<McMessage> = fc.oneof(
   fc.record({ kind: fc.constant('BUDGET' as const), memoryBudgetBytes: u64, maxCheckpointBytes: u64 }),
   fc.record({ kind: fc.constant('GOODBYE' as const), reason: u16, detail: text }),
   fc.record({ kind: fc.constant('ERROR' as const), code: text, detail: text }),
+  fc.record({ kind: fc.constant('HANDOVER' as const), epoch: u64, fencingToken: u64, generation: u64 }),
 );
 
 function join(parts: readonly Uint8Array[]): Uint8Array {
@@ -190,6 +191,20 @@ describe('MC protocol messages', () => {
     expect(() => decodeMessage(type, bytes)).toThrow(
       expect.objectContaining({ code: 'MC_ERR_PROTOCOL_RANGE' }),
     );
+  });
+
+  it('carry HANDOVER in 24 bytes and refuse every shorter or longer one', () => {
+    const message = { kind: 'HANDOVER' as const, epoch: 41, fencingToken: 7, generation: 7 };
+    const { type, parts } = encodeMessage(message);
+    const bytes = join(parts);
+    expect(type).toBe(MESSAGE_TYPES.HANDOVER);
+    expect(bytes.length).toBe(24);
+    expect(decodeMessage(type, bytes)).toEqual(message);
+    for (let cut = 0; cut < bytes.length; cut++)
+      expect(() => decodeMessage(type, bytes.subarray(0, cut))).toThrow(
+        expect.objectContaining({ code: 'MC_ERR_PROTOCOL_TRUNCATED' }),
+      );
+    expect(() => decodeMessage(type, join([bytes, new Uint8Array(1)]))).toThrow(/trailing/);
   });
 
   it('refuse text that is not UTF-8', () => {

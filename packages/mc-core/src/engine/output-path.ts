@@ -70,6 +70,22 @@ export class OutputPath {
     this.#scheduleFlush();
   }
 
+  /**
+   * Releases now what direct mode would release at the next turn (the open epoch is sealed and
+   * released; no epoch is left open), then goes corked: the node hands its output over to a new
+   * owner of the cork queue (re-protection).
+   */
+  settle(): void {
+    if (this.#direct) {
+      const open = this.cork.openEpoch;
+      if (open !== undefined) {
+        this.cork.seal(open);
+        this.cork.release(open);
+      }
+    }
+    this.#direct = false;
+  }
+
   /** Back to corked (a deposed node: nothing leaves any more). */
   goCorked(): void {
     this.#direct = false;

@@ -20,9 +20,18 @@ export const MESSAGE_TYPES = {
   GOODBYE: 12,
   ERROR: 13,
   SYNC_ACK: 14,
+  HANDOVER: 15,
 } as const;
 
 export type MessageKind = keyof typeof MESSAGE_TYPES;
+
+/** GOODBYE reasons. */
+export const GOODBYE_REASONS = {
+  /** The sender ends the session (close()). */
+  shutdown: 0,
+  /** The secondary accepted a HANDOVER and is taking over now. */
+  handoverAccepted: 1,
+} as const;
 
 /** Which side sent a HELLO. */
 export const ROLES = { primary: 1, secondary: 2 } as const;
@@ -145,6 +154,19 @@ export interface GoodbyeMessage {
   detail: string;
 }
 
+/**
+ * Planned switchover: the primary has stopped its guest after checkpoint `epoch`, that checkpoint is
+ * acknowledged, and the secondary is to take over now (asking the arbiter for the generation after
+ * `generation`) instead of waiting for its failure detector.
+ */
+export interface HandoverMessage {
+  kind: 'HANDOVER';
+  /** The last checkpoint; the secondary must have committed exactly this one. */
+  epoch: number;
+  fencingToken: number;
+  generation: number;
+}
+
 export interface ErrorMessage {
   kind: 'ERROR';
   code: string;
@@ -165,6 +187,7 @@ export type McMessage =
   | NackMessage
   | BudgetMessage
   | GoodbyeMessage
+  | HandoverMessage
   | ErrorMessage;
 
 /** Lays out every field of `message` on `sink`, in wire order. */
@@ -251,6 +274,11 @@ function layout(sink: FieldSink, message: McMessage): void {
     case 'GOODBYE':
       sink.u16('reason', message.reason);
       sink.text('detail', message.detail);
+      return;
+    case 'HANDOVER':
+      sink.u64('epoch', message.epoch);
+      sink.u64('fencingToken', message.fencingToken);
+      sink.u64('generation', message.generation);
       return;
     case 'ERROR':
       sink.text('code', message.code);
@@ -349,6 +377,13 @@ function readMessage(kind: MessageKind, r: Reader): McMessage {
       };
     case 'GOODBYE':
       return { kind, reason: r.u16(), detail: r.text('detail') };
+    case 'HANDOVER':
+      return {
+        kind,
+        epoch: r.u64('epoch'),
+        fencingToken: r.u64('fencingToken'),
+        generation: r.u64('generation'),
+      };
     case 'ERROR':
       return { kind, code: r.text('code'), detail: r.text('detail') };
   }
