@@ -7,6 +7,8 @@ export type KeepaliveErrorCode =
   | 'MC_ERR_HEARTBEAT_VERSION'
   | 'MC_ERR_HEARTBEAT_CHECKSUM'
   | 'MC_ERR_HEARTBEAT_FIELD'
+  | 'MC_ERR_HEARTBEAT_MAC'
+  | 'MC_ERR_HEARTBEAT_UNAUTHENTICATED'
   | 'MC_ERR_KEEPALIVE_STATE'
   | 'MC_ERR_SOCKET'
   | 'MC_ERR_WORKER';
@@ -36,7 +38,14 @@ export class InvalidArgumentError extends KeepaliveError {
 }
 
 /** Why a datagram is not a heartbeat; the receiver counts each reason separately. */
-export type HeartbeatDecodeReason = 'size' | 'magic' | 'version' | 'checksum' | 'field';
+export type HeartbeatDecodeReason =
+  | 'size'
+  | 'magic'
+  | 'version'
+  | 'checksum'
+  | 'field'
+  | 'mac'
+  | 'unauthenticated';
 
 /** Base class of the errors `decodeHeartbeat` throws; `reason` names the check that failed. */
 export class HeartbeatDecodeError extends KeepaliveError {
@@ -87,6 +96,27 @@ export class HeartbeatChecksumError extends HeartbeatDecodeError {
 export class HeartbeatFieldError extends HeartbeatDecodeError {
   constructor(message: string) {
     super('MC_ERR_HEARTBEAT_FIELD', 'field', message);
+  }
+}
+
+/**
+ * The heartbeat's MAC does not verify under the key of its sender: forged, corrupted, or from a node
+ * holding another secret. Never evidence of life.
+ */
+export class HeartbeatMacError extends HeartbeatDecodeError {
+  constructor() {
+    super('MC_ERR_HEARTBEAT_MAC', 'mac', 'heartbeat MAC does not verify: forged or keyed differently');
+  }
+}
+
+/** An unauthenticated (version 1) heartbeat reached a receiver that requires authentication. */
+export class HeartbeatUnauthenticatedError extends HeartbeatDecodeError {
+  constructor() {
+    super(
+      'MC_ERR_HEARTBEAT_UNAUTHENTICATED',
+      'unauthenticated',
+      'unauthenticated heartbeat (version 1) refused: this receiver requires authenticated heartbeats',
+    );
   }
 }
 

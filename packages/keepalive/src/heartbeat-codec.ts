@@ -1,12 +1,16 @@
+import { timingSafeEqual } from 'node:crypto';
 import { crc32 } from './crc32.js';
 import {
   HeartbeatChecksumError,
   HeartbeatFieldError,
+  HeartbeatMacError,
   HeartbeatMagicError,
   HeartbeatSizeError,
+  HeartbeatUnauthenticatedError,
   HeartbeatVersionError,
   InvalidArgumentError,
 } from './errors.js';
+import { HEARTBEAT_KEY_BYTES, HEARTBEAT_MAC_BYTES, heartbeatMac } from './heartbeat-auth.js';
 
 /**
  * Wire layout of one heartbeat (big-endian, {@link HEARTBEAT_BYTES} bytes, one UDP datagram):
@@ -24,15 +28,30 @@ import {
  * | 32 | u64 | epoch |
  * | 40 | u64 | main-loop progress counter |
  * | 48 | u32 | CRC-32 of bytes 0..47 |
+ *
+ * Version 2, the authenticated heartbeat ({@link HEARTBEAT_AUTH_BYTES} bytes), has the same fields at
+ * the same offsets with version 2, and instead of the CRC:
+ *
+ * | offset | type | field |
+ * |---|---|---|
+ * | 48 | 16 bytes | HMAC-SHA256 of bytes 0..47 under the sender-to-receiver key, first 16 bytes |
+ *
+ * A receiver without a key speaks version 1 only; a receiver with one accepts version 2 only.
  */
 export const HEARTBEAT_BYTES = 52;
+/** Size of an authenticated (version 2) heartbeat. */
+export const HEARTBEAT_AUTH_BYTES = 48 + HEARTBEAT_MAC_BYTES;
 /** `MCKA` in ASCII. */
 export const HEARTBEAT_MAGIC = 0x4d434b41;
-/** The heartbeat version this package speaks. */
+/** The unauthenticated heartbeat version (trusted-network mode). */
 export const HEARTBEAT_VERSION = 1;
+/** The authenticated heartbeat version. */
+export const HEARTBEAT_AUTH_VERSION = 2;
 
 const FLAG_GOODBYE = 0x0001;
 const CHECKSUM_OFFSET = 48;
+/** Bytes covered by the CRC (version 1) or the MAC (version 2). */
+const COVERED_BYTES = 48;
 const MAX_INTERVAL_US = 0xffffffff;
 
 /** Which side of a protected workload a node plays. */
@@ -87,6 +106,43 @@ function checkUint(name: string, value: number, max: number): void {
  * a field that cannot be represented.
  */
 export function encodeHeartbeat(heartbeat: Heartbeat, target?: Uint8Array): Uint8Array {
+  const out = writeFields(heartbeat, HEARTBEAT_VERSION, HEARTBEAT_BYTES, target);
+  new DataView(out.buffer, out.byteOffset, HEARTBEAT_BYTES).setUint32(
+    CHECKSUM_OFFSET,
+    crc32(out, 0, CHECKSUM_OFFSET),
+  );
+  return out;
+}
+
+/**
+ * Encodes an authenticated (version 2) heartbeat: the fields, then a truncated HMAC-SHA256 under `key`
+ * (the sender-to-receiver key from `deriveHeartbeatKeys`). Returns the {@link HEARTBEAT_AUTH_BYTES}-byte
+ * view written into `target` (a new array when omitted). Throws `InvalidArgumentError` for a field that
+ * cannot be represented or a key that is not 32 bytes.
+ */
+export function encodeAuthenticatedHeartbeat(
+  heartbeat: Heartbeat,
+  key: Uint8Array,
+  target?: Uint8Array,
+): Uint8Array {
+  checkKey(key);
+  const out = writeFields(heartbeat, HEARTBEAT_AUTH_VERSION, HEARTBEAT_AUTH_BYTES, target);
+  out.set(heartbeatMac(key, out, COVERED_BYTES), COVERED_BYTES);
+  return out;
+}
+
+function checkKey(key: unknown): asserts key is Uint8Array {
+  if (!(key instanceof Uint8Array) || key.byteLength !== HEARTBEAT_KEY_BYTES) {
+    throw new InvalidArgumentError(`heartbeat key must be a Uint8Array of ${HEARTBEAT_KEY_BYTES} bytes`);
+  }
+}
+
+function writeFields(
+  heartbeat: Heartbeat,
+  version: number,
+  size: number,
+  target: Uint8Array | undefined,
+): Uint8Array {
   if (!isPeerRole(heartbeat.role)) throw new InvalidArgumentError(`heartbeat role ${String(heartbeat.role)}`);
   checkUint('incarnation', heartbeat.incarnation, 0xffffffff);
   if (heartbeat.incarnation === 0) throw new InvalidArgumentError('heartbeat incarnation must be non-zero');
@@ -102,13 +158,13 @@ export function encodeHeartbeat(heartbeat: Heartbeat, target?: Uint8Array): Uint
       `heartbeat senderTimeMs must be finite and >= 0, got ${heartbeat.senderTimeMs}`,
     );
   }
-  const out = target ?? new Uint8Array(HEARTBEAT_BYTES);
-  if (out.length < HEARTBEAT_BYTES) {
-    throw new InvalidArgumentError(`heartbeat target is ${out.length} bytes, needs ${HEARTBEAT_BYTES}`);
+  const out = target ?? new Uint8Array(size);
+  if (out.length < size) {
+    throw new InvalidArgumentError(`heartbeat target is ${out.length} bytes, needs ${size}`);
   }
-  const view = new DataView(out.buffer, out.byteOffset, HEARTBEAT_BYTES);
+  const view = new DataView(out.buffer, out.byteOffset, size);
   view.setUint32(0, HEARTBEAT_MAGIC);
-  view.setUint8(4, HEARTBEAT_VERSION);
+  view.setUint8(4, version);
   view.setUint8(5, roleCode(heartbeat.role));
   view.setUint16(6, heartbeat.goodbye ? FLAG_GOODBYE : 0);
   view.setUint32(8, heartbeat.incarnation);
@@ -117,8 +173,7 @@ export function encodeHeartbeat(heartbeat: Heartbeat, target?: Uint8Array): Uint
   view.setFloat64(24, heartbeat.senderTimeMs);
   view.setBigUint64(32, BigInt(heartbeat.epoch));
   view.setBigUint64(40, BigInt(heartbeat.progress));
-  view.setUint32(CHECKSUM_OFFSET, crc32(out, 0, CHECKSUM_OFFSET));
-  return out.subarray(0, HEARTBEAT_BYTES);
+  return out.subarray(0, size);
 }
 
 function safeU64(view: DataView, offset: number, name: string): number {
@@ -129,20 +184,38 @@ function safeU64(view: DataView, offset: number, name: string): number {
 }
 
 /**
- * Decodes one heartbeat datagram. Checks, in order: size, magic, version, checksum, fields; each failure
- * throws its own `HeartbeatDecodeError` subclass whose `reason` says which check failed. Never reads
- * outside `bytes` and never keeps a reference to it.
+ * Decodes one heartbeat datagram. Checks, in order: size, magic, version, checksum (or, with `key`,
+ * the MAC), fields; each failure throws its own `HeartbeatDecodeError` subclass whose `reason` says
+ * which check failed. Without `key` only version 1 is accepted (trusted-network mode); with `key` (the
+ * sender-to-receiver key) only version 2 with a matching MAC, and a version 1 heartbeat is refused as
+ * unauthenticated. The MAC is compared in constant time. Never reads outside `bytes` and never keeps a
+ * reference to it.
  */
-export function decodeHeartbeat(bytes: Uint8Array): Heartbeat {
-  if (bytes.length !== HEARTBEAT_BYTES) throw new HeartbeatSizeError(bytes.length, HEARTBEAT_BYTES);
+export function decodeHeartbeat(bytes: Uint8Array, key?: Uint8Array): Heartbeat {
+  if (key !== undefined) checkKey(key);
+  const expectedSize = key === undefined ? HEARTBEAT_BYTES : HEARTBEAT_AUTH_BYTES;
+  if (bytes.length !== HEARTBEAT_BYTES && bytes.length !== HEARTBEAT_AUTH_BYTES) {
+    throw new HeartbeatSizeError(bytes.length, expectedSize);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0);
   if (magic !== HEARTBEAT_MAGIC) throw new HeartbeatMagicError(magic);
   const version = view.getUint8(4);
-  if (version !== HEARTBEAT_VERSION) throw new HeartbeatVersionError(version, HEARTBEAT_VERSION);
-  const found = view.getUint32(CHECKSUM_OFFSET);
-  const computed = crc32(bytes, 0, CHECKSUM_OFFSET);
-  if (found !== computed) throw new HeartbeatChecksumError(found, computed);
+  if (key === undefined) {
+    if (version !== HEARTBEAT_VERSION) throw new HeartbeatVersionError(version, HEARTBEAT_VERSION);
+    if (bytes.length !== HEARTBEAT_BYTES) throw new HeartbeatSizeError(bytes.length, HEARTBEAT_BYTES);
+    const found = view.getUint32(CHECKSUM_OFFSET);
+    const computed = crc32(bytes, 0, CHECKSUM_OFFSET);
+    if (found !== computed) throw new HeartbeatChecksumError(found, computed);
+  } else {
+    if (version === HEARTBEAT_VERSION) throw new HeartbeatUnauthenticatedError();
+    if (version !== HEARTBEAT_AUTH_VERSION) throw new HeartbeatVersionError(version, HEARTBEAT_AUTH_VERSION);
+    if (bytes.length !== HEARTBEAT_AUTH_BYTES)
+      throw new HeartbeatSizeError(bytes.length, HEARTBEAT_AUTH_BYTES);
+    const expected = heartbeatMac(key, bytes, COVERED_BYTES);
+    if (!timingSafeEqual(expected, bytes.subarray(COVERED_BYTES, HEARTBEAT_AUTH_BYTES)))
+      throw new HeartbeatMacError();
+  }
   const role = roleFromCode(view.getUint8(5));
   if (role === undefined) throw new HeartbeatFieldError(`heartbeat role code ${view.getUint8(5)} is unknown`);
   const flags = view.getUint16(6);

@@ -7,9 +7,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { monotonicMs } from './clock.js';
 import { RETIRED_INCARNATIONS } from './constants.js';
 import { HeartbeatDecodeError } from './errors.js';
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat, roleFromCode } from './heartbeat-codec.js';
+import {
+  decodeHeartbeat,
+  encodeAuthenticatedHeartbeat,
+  encodeHeartbeat,
+  type Heartbeat,
+  roleFromCode,
+} from './heartbeat-codec.js';
+import { ReplayWindow } from './replay-window.js';
 import { SharedHeartbeatState, type WorkerCounter } from './shared-state.js';
-import type { MainToWorker, WorkerInit, WorkerToMain } from './worker-protocol.js';
+import type { MainToWorker, WorkerInit, WorkerPeer, WorkerToMain } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('heartbeat-worker must run in a worker thread');
@@ -17,12 +24,14 @@ const init = workerData as WorkerInit;
 const state = new SharedHeartbeatState(init.buffer);
 const socket: Socket = createSocket({ type: isIPv6(init.address) ? 'udp6' : 'udp4' });
 
-let peer = init.peer;
+let peer: WorkerPeer | undefined = init.peer;
 let sequence = 0;
 let timer: NodeJS.Timeout | undefined;
 let closing = false;
 // Highest sequence seen per sender incarnation, newest last: a heartbeat at or below it is a replay.
 const incarnations = new Map<number, number>();
+// Authenticated mode: a replay window per sender incarnation, newest last.
+const windows = new Map<number, ReplayWindow>();
 
 const decodeCounters: Record<HeartbeatDecodeError['reason'], WorkerCounter> = {
   size: 'badSize',
@@ -30,6 +39,8 @@ const decodeCounters: Record<HeartbeatDecodeError['reason'], WorkerCounter> = {
   version: 'badVersion',
   checksum: 'badChecksum',
   field: 'badField',
+  mac: 'forged',
+  unauthenticated: 'unauthenticated',
 };
 
 function post(message: WorkerToMain): void {
@@ -53,13 +64,24 @@ function receive(bytes: Buffer, from: RemoteInfo, atMs: number): void {
     state.count('unknownSource');
     return;
   }
+  if (init.authenticated && peer.keys === undefined) {
+    // The peer's keys are always set with its address; without them nothing can be verified.
+    state.count('unauthenticated');
+    return;
+  }
   let heartbeat: Heartbeat;
   try {
-    heartbeat = decodeHeartbeat(bytes);
+    heartbeat = decodeHeartbeat(bytes, peer.keys?.receive);
   } catch (err) {
     state.count(err instanceof HeartbeatDecodeError ? decodeCounters[err.reason] : 'badField');
     return;
   }
+  if (init.authenticated) acceptAuthenticated(heartbeat, atMs);
+  else acceptTrusted(heartbeat, atMs);
+}
+
+/** Trusted-network mode: sequence numbers must strictly increase per incarnation. */
+function acceptTrusted(heartbeat: Heartbeat, atMs: number): void {
   const highest = incarnations.get(heartbeat.incarnation);
   if (highest !== undefined && heartbeat.sequence <= highest) {
     state.count('replayed');
@@ -75,14 +97,37 @@ function receive(bytes: Buffer, from: RemoteInfo, atMs: number): void {
   state.pushArrival(heartbeat, atMs);
 }
 
+/**
+ * Authenticated mode (the MAC already verified): a sliding replay window per incarnation, so a
+ * recorded heartbeat replayed, even reordered, is refused, and only fresh ones count as life.
+ */
+function acceptAuthenticated(heartbeat: Heartbeat, atMs: number): void {
+  let window = windows.get(heartbeat.incarnation);
+  const verdict = window?.check(heartbeat.sequence) ?? 'fresh';
+  if (verdict !== 'fresh') {
+    state.count(verdict);
+    return;
+  }
+  if (window === undefined) window = new ReplayWindow();
+  window.accept(heartbeat.sequence);
+  windows.delete(heartbeat.incarnation);
+  windows.set(heartbeat.incarnation, window);
+  if (windows.size > RETIRED_INCARNATIONS) {
+    const oldest = windows.keys().next().value;
+    if (oldest !== undefined) windows.delete(oldest);
+  }
+  state.count('received');
+  state.pushArrival(heartbeat, atMs);
+}
+
 function send(goodbye: boolean, done?: () => void): void {
   const target = peer;
-  if (target === undefined) {
+  if (target === undefined || (init.authenticated && target.keys === undefined)) {
     done?.();
     return;
   }
   sequence++;
-  const bytes = encodeHeartbeat({
+  const fields: Heartbeat = {
     role: roleFromCode(state.roleCode) ?? 'primary',
     goodbye,
     incarnation: init.incarnation,
@@ -91,7 +136,10 @@ function send(goodbye: boolean, done?: () => void): void {
     senderTimeMs: monotonicMs(),
     epoch: state.epoch,
     progress: state.progress,
-  });
+  };
+  const bytes = target.keys
+    ? encodeAuthenticatedHeartbeat(fields, target.keys.send)
+    : encodeHeartbeat(fields);
   socket.send(bytes, target.port, target.address, (err) => {
     // A down link or a local firewall rule fails the send; the peer will notice the silence.
     state.count(err ? 'sendErrors' : 'sent');
@@ -143,8 +191,14 @@ function close(goodbye: boolean): void {
 
 port.on('message', (message: MainToWorker) => {
   if (message.type === 'peer') {
+    const sameKeys =
+      peer?.keys !== undefined &&
+      message.peer.keys !== undefined &&
+      Buffer.from(peer.keys.receive).equals(message.peer.keys.receive);
     peer = message.peer;
     incarnations.clear();
+    // Same keys, same heartbeats that would verify: keep the windows, or they could be replayed again.
+    if (!sameKeys) windows.clear();
   } else if (message.type === 'close') {
     close(message.goodbye);
   }

@@ -37,6 +37,7 @@ export {
   PHI_MIN_STD_DEV_MS,
   PHI_THRESHOLD,
   PHI_WINDOW_SIZE,
+  REPLAY_WINDOW_SIZE,
   STARTUP_TIMEOUT_MS,
   SUSPECT_FRACTION,
 } from './constants.js';
@@ -47,8 +48,10 @@ export {
   HeartbeatDecodeError,
   type HeartbeatDecodeReason,
   HeartbeatFieldError,
+  HeartbeatMacError,
   HeartbeatMagicError,
   HeartbeatSizeError,
+  HeartbeatUnauthenticatedError,
   HeartbeatVersionError,
   InvalidArgumentError,
   InvalidOptionError,
@@ -77,8 +80,18 @@ export {
   type TransitionReason,
 } from './failure-detector.js';
 export {
+  deriveHeartbeatKeys,
+  HEARTBEAT_KEY_BYTES,
+  HEARTBEAT_MAC_BYTES,
+  type HeartbeatKeyMaterial,
+  type HeartbeatKeys,
+} from './heartbeat-auth.js';
+export {
   decodeHeartbeat,
+  encodeAuthenticatedHeartbeat,
   encodeHeartbeat,
+  HEARTBEAT_AUTH_BYTES,
+  HEARTBEAT_AUTH_VERSION,
   HEARTBEAT_BYTES,
   HEARTBEAT_MAGIC,
   HEARTBEAT_VERSION,
@@ -88,11 +101,14 @@ export {
 export {
   createKeepalive,
   type DroppedHeartbeats,
+  type HeartbeatAuthentication,
   Keepalive,
   type KeepaliveAddress,
   type KeepaliveEvents,
   type KeepaliveOptions,
   type KeepaliveStatus,
+  type RejectedHeartbeats,
 } from './keepalive.js';
 export { phi } from './phi.js';
+export { type ReplayVerdict, ReplayWindow } from './replay-window.js';
 export type { PeerAddress } from './worker-protocol.js';

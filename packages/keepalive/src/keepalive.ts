@@ -7,6 +7,7 @@ import {
   CHECK_INTERVAL_MS,
   CLOSE_TIMEOUT_MS,
   DEFAULT_BIND_ADDRESS,
+  MIN_HEARTBEAT_SECRET_BYTES,
   RECEIVER_STALE_INTERVALS,
 } from './constants.js';
 import { type DataChannelLike, watchDataChannel } from './data-channel.js';
@@ -25,11 +26,27 @@ import {
   type FailureDetectorEvents,
   type FailureDetectorOptions,
 } from './failure-detector.js';
+import { deriveHeartbeatKeys } from './heartbeat-auth.js';
 import { isPeerRole, type PeerRole, roleCode } from './heartbeat-codec.js';
 import { booleanOption, describe, numberOption } from './option-validation.js';
 import { SharedHeartbeatState } from './shared-state.js';
 import { launchHeartbeatWorker } from './worker-launcher.js';
-import type { PeerAddress, WorkerToMain } from './worker-protocol.js';
+import type { PeerAddress, WorkerPeer, WorkerToMain } from './worker-protocol.js';
+
+/**
+ * Authenticated heartbeats: every heartbeat carries an HMAC-SHA256 tag (truncated to 16 bytes) under
+ * a key derived with HKDF from the secret(s) and both node ids, one key per direction, and every
+ * receiver keeps a replay window on the sequence numbers.
+ */
+export interface HeartbeatAuthentication {
+  /** This node's id (1 to 255 UTF-8 bytes); the peer's comes with `setPeer({ ..., nodeId })`. */
+  nodeId: string;
+  /**
+   * Secret shared by the two nodes, at least 16 bytes (32 random bytes recommended). May be omitted
+   * when every `setPeer()` brings a `session` secret instead.
+   */
+  secret?: Uint8Array;
+}
 
 /** Options of {@link createKeepalive}: where to send and listen, plus every detector option. */
 export interface KeepaliveOptions extends Omit<FailureDetectorOptions, 'clock'> {
@@ -67,6 +84,13 @@ export interface KeepaliveOptions extends Omit<FailureDetectorOptions, 'clock'> 
    */
   checkIntervalMs?: number;
   /**
+   * Authenticate heartbeats (see {@link HeartbeatAuthentication}). Without it heartbeats carry only a
+   * CRC: trusted-network mode, where anyone who can send UDP to this socket from the peer's address
+   * can fake the peer's life.
+   * @default undefined (trusted-network mode)
+   */
+  authentication?: HeartbeatAuthentication;
+  /**
    * Whether `close()` first sends a goodbye heartbeat, so the peer convicts at once (reason `goodbye`)
    * instead of after its detection time.
    * @default true
@@ -99,6 +123,18 @@ export interface DroppedHeartbeats {
   unknownSource: number;
 }
 
+/** Heartbeats an authenticating receiver refused, by reason; none of them counted as life. */
+export interface RejectedHeartbeats {
+  /** The MAC did not verify: forged, or keyed with another secret or node id. */
+  forged: number;
+  /** Authentic, but already accepted once (the same count as `dropped.replayed`). */
+  replayed: number;
+  /** Authentic, but older than the replay window: cannot be told from a replay. */
+  stale: number;
+  /** Unauthenticated (version 1) heartbeats at this authenticating receiver. */
+  unauthenticated: number;
+}
+
 /** {@link DetectorStatus} plus what the heartbeat path itself counted. */
 export interface KeepaliveStatus extends DetectorStatus {
   /** Heartbeats handed to the socket. */
@@ -108,6 +144,10 @@ export interface KeepaliveStatus extends DetectorStatus {
   /** Heartbeats accepted by the worker (the detector's `heartbeatsReceived` may lag by one check). */
   heartbeatsAccepted: number;
   dropped: DroppedHeartbeats;
+  /** `'hmac-sha256-128'` with `authentication`, else `'none'` (trusted-network mode). */
+  authentication: 'hmac-sha256-128' | 'none';
+  /** Refused by the authentication checks (all zero in trusted-network mode, except `replayed`). */
+  rejectedHeartbeats: RejectedHeartbeats;
   /** Heartbeat sending interval, milliseconds. */
   intervalMs: number;
   /** Times the heartbeat worker's own timer fired later than the detection window. */
@@ -147,7 +187,19 @@ type Lifecycle = 'idle' | 'starting' | 'running' | 'closing' | 'closed';
 function validatePeer(name: string, peer: unknown): PeerAddress {
   if (peer === null || typeof peer !== 'object')
     throw new InvalidOptionError(name, `must be { address, port }`);
-  const { address, port } = peer as Partial<PeerAddress>;
+  const { address, port, nodeId, session } = peer as Partial<PeerAddress>;
+  if (nodeId !== undefined && (typeof nodeId !== 'string' || nodeId.length === 0)) {
+    throw new InvalidOptionError(`${name}.nodeId`, `must be a non-empty string, got ${describe(nodeId)}`);
+  }
+  if (
+    session !== undefined &&
+    (!(session instanceof Uint8Array) || session.byteLength < MIN_HEARTBEAT_SECRET_BYTES)
+  ) {
+    throw new InvalidOptionError(
+      `${name}.session`,
+      `must be a Uint8Array of at least ${MIN_HEARTBEAT_SECRET_BYTES} bytes`,
+    );
+  }
   if (typeof address !== 'string' || isIP(address) === 0) {
     throw new InvalidOptionError(
       `${name}.address`,
@@ -156,7 +208,37 @@ function validatePeer(name: string, peer: unknown): PeerAddress {
   }
   numberOption(`${name}.port`, port, 0, { integer: true, min: 1, max: 65_535 });
   if (port === undefined) throw new InvalidOptionError(`${name}.port`, 'is required');
-  return { address, port };
+  return {
+    address,
+    port,
+    ...(nodeId === undefined ? {} : { nodeId }),
+    ...(session === undefined ? {} : { session }),
+  };
+}
+
+function validateAuthentication(value: unknown): HeartbeatAuthentication | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object') {
+    throw new InvalidOptionError('authentication', 'must be { nodeId, secret? }');
+  }
+  const { nodeId, secret } = value as Partial<HeartbeatAuthentication>;
+  if (typeof nodeId !== 'string' || nodeId.length === 0 || new TextEncoder().encode(nodeId).length > 255) {
+    throw new InvalidOptionError(
+      'authentication.nodeId',
+      `must be a string of 1 to 255 bytes, got ${describe(nodeId)}`,
+    );
+  }
+  if (
+    secret !== undefined &&
+    (!(secret instanceof Uint8Array) || secret.byteLength < MIN_HEARTBEAT_SECRET_BYTES)
+  ) {
+    throw new InvalidOptionError(
+      'authentication.secret',
+      `must be a Uint8Array of at least ${MIN_HEARTBEAT_SECRET_BYTES} bytes`,
+    );
+  }
+  // Copied: a caller zeroing its buffer later must not change the keys.
+  return { nodeId, ...(secret === undefined ? {} : { secret: new Uint8Array(secret) }) };
 }
 
 function validateEpoch(name: string, epoch: unknown): number {
@@ -177,7 +259,9 @@ export class Keepalive extends EventEmitter<KeepaliveEvents> {
   readonly #goodbyeOnClose: boolean;
   readonly #incarnation = randomInt(1, 0x1_0000_0000);
   readonly #shared = new SharedHeartbeatState();
-  #peer: PeerAddress | undefined;
+  readonly #authentication: HeartbeatAuthentication | undefined;
+  #peer: WorkerPeer | undefined;
+  #peerNodeId: string | undefined;
   #role: PeerRole;
   #lifecycle: Lifecycle = 'idle';
   #worker: Worker | undefined;
@@ -208,7 +292,9 @@ export class Keepalive extends EventEmitter<KeepaliveEvents> {
     }
     this.#address = address;
     this.#port = numberOption('port', options.port, 0, { integer: true, min: 0, max: 65_535 });
-    this.#peer = options.peer === undefined ? undefined : validatePeer('peer', options.peer);
+    this.#authentication = validateAuthentication(options.authentication);
+    if (options.peer !== undefined)
+      this.#applyPeer('peer', validatePeer('peer', options.peer), InvalidOptionError);
     const role = options.role ?? 'primary';
     if (!isPeerRole(role)) {
       throw new InvalidOptionError('role', `must be primary, secondary or witness, got ${describe(role)}`);
@@ -256,6 +342,7 @@ export class Keepalive extends EventEmitter<KeepaliveEvents> {
       address: this.#address,
       port: this.#port,
       peer: this.#peer,
+      authenticated: this.#authentication !== undefined,
       intervalMs: this.#intervalMs,
       incarnation: this.#incarnation,
       stallReportMs: this.detector.options.selfPauseMs,
@@ -314,14 +401,48 @@ export class Keepalive extends EventEmitter<KeepaliveEvents> {
     return local;
   }
 
-  /** Sets (or changes) the peer's heartbeat address. */
+  /**
+   * Sets (or changes) the peer's heartbeat address. With `authentication`, `nodeId` is required and
+   * the pair's keys are derived here (from the secret, `session` if given, and both node ids); until
+   * then nothing is sent and nothing is accepted.
+   */
   setPeer(peer: PeerAddress): void {
     const checked = validatePeer('peer', peer);
     if (this.#lifecycle === 'closing' || this.#lifecycle === 'closed') {
       throw new KeepaliveStateError(`cannot set peer: keepalive is ${this.#lifecycle}`);
     }
-    this.#peer = checked;
-    this.#worker?.postMessage({ type: 'peer', peer: checked });
+    this.#applyPeer('peer', checked, InvalidArgumentError);
+    this.#worker?.postMessage({ type: 'peer', peer: this.#peer });
+  }
+
+  #applyPeer(
+    name: string,
+    peer: PeerAddress,
+    ErrorType: typeof InvalidOptionError | typeof InvalidArgumentError,
+  ): void {
+    const auth = this.#authentication;
+    if (auth === undefined) {
+      this.#peer = { address: peer.address, port: peer.port };
+      this.#peerNodeId = peer.nodeId;
+      return;
+    }
+    const fail = (field: string, message: string) =>
+      ErrorType === InvalidOptionError
+        ? new InvalidOptionError(`${name}.${field}`, message)
+        : new InvalidArgumentError(`${name}.${field} ${message}`);
+    if (peer.nodeId === undefined) throw fail('nodeId', 'is required with authentication');
+    if (peer.nodeId === auth.nodeId) throw fail('nodeId', `must differ from this node's id ${auth.nodeId}`);
+    if (auth.secret === undefined && peer.session === undefined) {
+      throw fail('session', 'is required when authentication has no secret');
+    }
+    const keys = deriveHeartbeatKeys({
+      ...(auth.secret === undefined ? {} : { secret: auth.secret }),
+      ...(peer.session === undefined ? {} : { session: peer.session }),
+      localId: auth.nodeId,
+      peerId: peer.nodeId,
+    });
+    this.#peer = { address: peer.address, port: peer.port, keys };
+    this.#peerNodeId = peer.nodeId;
   }
 
   /** Sets the epoch carried by the following heartbeats. */
@@ -374,6 +495,13 @@ export class Keepalive extends EventEmitter<KeepaliveEvents> {
         replayed: s.read('replayed'),
         unknownSource: s.read('unknownSource'),
       },
+      authentication: this.#authentication === undefined ? 'none' : 'hmac-sha256-128',
+      rejectedHeartbeats: {
+        forged: s.read('forged'),
+        replayed: s.read('replayed'),
+        stale: s.read('stale'),
+        unauthenticated: s.read('unauthenticated'),
+      },
       intervalMs: this.#intervalMs,
       receiverStalls: s.read('receiverStalls'),
       receiverStaleChecks: this.#receiverStaleChecks,
@@ -383,7 +511,14 @@ export class Keepalive extends EventEmitter<KeepaliveEvents> {
       progress: s.progress,
       incarnation: this.#incarnation,
       local: this.#local,
-      peerAddress: this.#peer,
+      peerAddress:
+        this.#peer === undefined
+          ? undefined
+          : {
+              address: this.#peer.address,
+              port: this.#peer.port,
+              ...(this.#peerNodeId === undefined ? {} : { nodeId: this.#peerNodeId }),
+            },
     };
   }
 

@@ -19,6 +19,9 @@ export const WORKER_COUNTERS = [
   'replayed',
   'unknownSource',
   'receiverStalls',
+  'forged',
+  'unauthenticated',
+  'stale',
 ] as const;
 
 export type WorkerCounter = (typeof WORKER_COUNTERS)[number];

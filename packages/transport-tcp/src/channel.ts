@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { FRAME_HEADER_BYTES, SMALL_FRAME_BYTES } from './constants.js';
 import {
   ChannelClosedError,
@@ -13,6 +14,7 @@ import { FrameDecoder, type Message } from './frame-decoder.js';
 import { encodeFrame, encodeFrameHeader } from './frame-header.js';
 import { MessageIterator } from './message-iterator.js';
 import type { ResolvedChannelOptions } from './options.js';
+import { type ChannelSecurity, describeSecurity, type SecurityMode } from './security.js';
 
 /** Counters of one channel; all cumulative since it opened. */
 export interface ChannelStats {
@@ -28,6 +30,8 @@ export interface ChannelStats {
   blockedMs: number;
   /** Bytes queued in the socket right now. */
   queuedBytes: number;
+  /** `'tls'`, `'psk'` or `'plain'` (plain: no encryption, no authentication: a trusted network only). */
+  security: SecurityMode;
 }
 
 /** Events of a Channel. */
@@ -59,6 +63,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
   #closeError: TransportError | undefined;
   #blockedSince: bigint | null = null;
   #iterator: MessageIterator | null = null;
+  readonly #security: ChannelSecurity;
   readonly #stats = {
     framesSent: 0,
     bytesSent: 0,
@@ -74,6 +79,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
     this.#socket = socket;
     this.#options = options;
     this.#decoder = new FrameDecoder(options.maxPayloadBytes);
+    this.#security = describeSecurity(options.security, socket instanceof TLSSocket ? socket : null);
     // send() may only report backpressure when the socket's own write() did, or no 'drain' would follow.
     this.#highWaterMark = Math.max(options.highWaterMarkBytes, socket.writableHighWaterMark);
     socket.setNoDelay(true);
@@ -90,6 +96,34 @@ export class Channel extends EventEmitter<ChannelEvents> {
   /** Remote address as `host:port`, for logs. */
   get remoteAddress(): string {
     return `${this.#socket.remoteAddress}:${this.#socket.remotePort}`;
+  }
+
+  /**
+   * How this channel is protected: mode, negotiated protocol and cipher, and who the peer proved to be
+   * (certificate common name and fingerprint, or PSK identity).
+   */
+  get security(): ChannelSecurity {
+    return { ...this.#security };
+  }
+
+  /**
+   * Keying material exported from the TLS session (RFC 8446 7.5 / RFC 5705): both ends of this
+   * connection get the same `length` bytes for the same `label` and `context`, and nobody else can.
+   * Use it to key something bound to this authenticated session, e.g. heartbeat MACs.
+   * @throws InvalidArgumentError on a plain channel, or for a bad length or label.
+   */
+  exportKeyingMaterial(length: number, label: string, context?: Uint8Array): Uint8Array {
+    if (!(this.#socket instanceof TLSSocket)) {
+      throw new InvalidArgumentError('exportKeyingMaterial() needs a TLS or PSK channel, this one is plain');
+    }
+    if (!Number.isInteger(length) || length < 1 || length > 1024) {
+      throw new InvalidArgumentError(`keying material length must be 1..1024, got ${length}`);
+    }
+    if (typeof label !== 'string' || label.length === 0)
+      throw new InvalidArgumentError('label must be a non-empty string');
+    // TLS 1.3 treats an absent context and an empty one alike (RFC 8446 7.5).
+    const bytes = this.#socket.exportKeyingMaterial(length, label, Buffer.from(context ?? new Uint8Array(0)));
+    return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** True once the channel closed or was destroyed. */
@@ -181,6 +215,7 @@ export class Channel extends EventEmitter<ChannelEvents> {
       backpressureEvents: this.#stats.backpressureEvents,
       blockedMs: Number(blockedNs) / 1e6,
       queuedBytes: this.#socket.writableLength,
+      security: this.#security.mode,
     };
   }
 

@@ -37,3 +37,5 @@ export const DEFAULT_READ_BUFFER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_KEEPALIVE_INITIAL_DELAY_MS = 10_000;
 /** Default time allowed for `connect()` to establish the connection. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Default time a client gets to complete the TLS handshake on a server before it is dropped. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -11,7 +11,17 @@ export type TransportErrorCode =
   | 'MC_ERR_SEND_QUEUE_FULL'
   | 'MC_ERR_CHANNEL_CLOSED'
   | 'MC_ERR_CONNECT'
-  | 'MC_ERR_SOCKET';
+  | 'MC_ERR_SOCKET'
+  | TlsErrorCode
+  | 'MC_ERR_AUTH_PSK';
+
+/** Why a TLS peer was refused (or refused us). */
+export type TlsErrorCode =
+  | 'MC_ERR_TLS_HANDSHAKE'
+  | 'MC_ERR_TLS_CERT_UNTRUSTED'
+  | 'MC_ERR_TLS_CERT_EXPIRED'
+  | 'MC_ERR_TLS_NO_PEER_CERT'
+  | 'MC_ERR_TLS_PEER_IDENTITY';
 
 /** Base class: every error from this package has a stable `code` and keeps its `cause`. */
 export class TransportError extends Error {
@@ -122,5 +132,29 @@ export class SocketError extends TransportError {
   constructor(cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super('MC_ERR_SOCKET', `socket error: ${detail}`, { cause });
+  }
+}
+
+/**
+ * A TLS handshake failed or the peer's certificate was refused: `MC_ERR_TLS_CERT_UNTRUSTED` (not chained
+ * to the configured CA), `MC_ERR_TLS_CERT_EXPIRED` (expired or not yet valid), `MC_ERR_TLS_NO_PEER_CERT`
+ * (the client presented none), `MC_ERR_TLS_PEER_IDENTITY` (name or fingerprint pin mismatch) or
+ * `MC_ERR_TLS_HANDSHAKE` (anything else: a plain-TCP peer, no common protocol, a timeout). `reason`
+ * is the underlying OpenSSL or Node reason, e.g. `CERT_HAS_EXPIRED`.
+ */
+export class TlsError extends TransportError {
+  readonly reason: string;
+  constructor(code: TlsErrorCode, reason: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.reason = reason;
+  }
+}
+
+/** A pre-shared-key handshake failed: unknown identity or a different key on the two sides. */
+export class PskAuthError extends TransportError {
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_AUTH_PSK', message, options);
+    this.reason = reason;
   }
 }

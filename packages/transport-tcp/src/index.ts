@@ -1,6 +1,7 @@
 /**
  * @packageDocumentation
- * Framed, checksummed message channels over `node:net`: the wire every microcheckpoint part uses.
+ * Framed, checksummed message channels over `node:net`, optionally inside TLS 1.3 with mutual
+ * certificate or pre-shared-key authentication: the wire every microcheckpoint part uses.
  *
  * Every frame carries a 16-byte header (magic, version, type, flags, checksum algorithm, payload
  * length, and a CRC32C or XXH64 checksum over the header and payload). Frames arrive whole, in order, verified, or the connection ends with a typed
@@ -21,11 +22,21 @@
  * await server.close();
  * ```
  */
+export {
+  type CertificateAndKey,
+  type CertificateAuthorityOptions,
+  type CertificateKeyType,
+  type CertificateValidityOptions,
+  createCertificateAuthority,
+  type IssueCertificateOptions,
+  issueCertificate,
+} from './certificates.js';
 export { Channel, type ChannelEvents, type ChannelStats } from './channel.js';
 export { type ChecksumAlgorithm, FrameChecksum } from './checksum.js';
 export { type ConnectOptions, connect } from './connect.js';
 export {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HIGH_WATER_MARK_BYTES,
   DEFAULT_KEEPALIVE_INITIAL_DELAY_MS,
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -46,8 +57,11 @@ export {
   FrameVersionError,
   InvalidArgumentError,
   InvalidOptionError,
+  PskAuthError,
   SendQueueFullError,
   SocketError,
+  TlsError,
+  type TlsErrorCode,
   TransportError,
   type TransportErrorCode,
 } from './errors.js';
@@ -60,4 +74,14 @@ export {
   type FrameHeader,
 } from './frame-header.js';
 export type { ChannelOptions } from './options.js';
+export {
+  type ChannelSecurity,
+  MIN_PSK_BYTES,
+  type Pem,
+  type PlainSecurityOptions,
+  type PskSecurityOptions,
+  type SecurityMode,
+  type SecurityOptions,
+  type TlsSecurityOptions,
+} from './security.js';
 export { createServer, Server, type ServerEvents, type ServerOptions } from './server.js';

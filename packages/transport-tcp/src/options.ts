@@ -9,6 +9,7 @@ import {
   FRAME_LENGTH_LIMIT_BYTES,
 } from './constants.js';
 import { InvalidOptionError } from './errors.js';
+import { type ResolvedSecurity, resolveSecurityOptions, type SecurityOptions } from './security.js';
 
 /** Options every channel takes, from `createServer()` or `connect()`. */
 export interface ChannelOptions {
@@ -54,9 +55,19 @@ export interface ChannelOptions {
    * @default 'crc32c'
    */
   checksum?: ChecksumAlgorithm;
+  /**
+   * How the channel is protected: `{ mode: 'tls', ca, cert, key }` (TLS 1.3, mutual certificates),
+   * `{ mode: 'psk', identity, key }` (TLS 1.3 with a pre-shared key) or `{ mode: 'plain' }`. Both ends
+   * must use the same mode. Omitted means plain, for compatibility: the channel reports
+   * `security.mode === 'plain'` so a caller can say so in its status.
+   * @default undefined (plain TCP: no encryption, no authentication)
+   */
+  security?: SecurityOptions;
 }
 
-export type ResolvedChannelOptions = Required<ChannelOptions>;
+export type ResolvedChannelOptions = Required<Omit<ChannelOptions, 'security'>> & {
+  security: ResolvedSecurity;
+};
 
 /** Validates every channel option and fills in the defaults. Throws InvalidOptionError naming the option. */
 export function resolveChannelOptions(options: ChannelOptions = {}): ResolvedChannelOptions {
@@ -101,6 +112,7 @@ export function resolveChannelOptions(options: ChannelOptions = {}): ResolvedCha
     ),
     closeTimeoutMs: integerOption('closeTimeoutMs', options.closeTimeoutMs, 2_000, 0, 2 ** 31 - 1),
     checksum: resolveChecksumOption(options.checksum),
+    security: resolveSecurityOptions(options.security),
   };
 }
 

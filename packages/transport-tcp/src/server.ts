@@ -5,7 +5,9 @@ import {
   type Server as NetServer,
   type Socket,
 } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Channel } from './channel.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from './constants.js';
 import { InvalidOptionError, SocketError, type TransportError } from './errors.js';
 import {
   type ChannelOptions,
@@ -13,6 +15,7 @@ import {
   type ResolvedChannelOptions,
   resolveChannelOptions,
 } from './options.js';
+import { handshakeError, type SecurityMode, serverTlsOptions, verifyClient } from './security.js';
 
 /** Options of `createServer()`. */
 export interface ServerOptions extends ChannelOptions {
@@ -26,6 +29,12 @@ export interface ServerOptions extends ChannelOptions {
    * @default 0
    */
   port?: number;
+  /**
+   * Time a client gets to complete the TLS handshake before it is dropped (`MC_ERR_TLS_HANDSHAKE`
+   * on `'peerRefused'`), milliseconds. Ignored in plain mode.
+   * @default 10000
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Events of a Server. */
@@ -34,6 +43,12 @@ export interface ServerEvents {
   channel: [channel: Channel];
   /** One connection failed (bad frame, reset). The server and every other connection keep working. */
   channelError: [error: TransportError, channel: Channel];
+  /**
+   * A client was refused before any of its frames was read: its TLS handshake failed, its certificate
+   * is missing, not from the CA, expired or not the pinned one, or its PSK is wrong. `error.code` says
+   * which (`MC_ERR_TLS_*`, `MC_ERR_AUTH_PSK`); the server keeps running either way.
+   */
+  peerRefused: [error: TransportError, remoteAddress: string];
   /** The listening socket itself failed. */
   error: [error: TransportError];
 }
@@ -48,6 +63,7 @@ export class Server extends EventEmitter<ServerEvents> {
   readonly #port: number;
   readonly #channelOptions: ResolvedChannelOptions;
   readonly #channels = new Set<Channel>();
+  #refusedPeers = 0;
 
   /** @internal use createServer() */
   constructor(options: ServerOptions) {
@@ -58,10 +74,39 @@ export class Server extends EventEmitter<ServerEvents> {
       throw new InvalidOptionError('host', 'must be a non-empty string');
     }
     this.#port = integerOption('port', options.port, 0, 0, 65535);
-    this.#server = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
+    const handshakeTimeoutMs = integerOption(
+      'handshakeTimeoutMs',
+      options.handshakeTimeoutMs,
+      DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      1,
+      2 ** 31 - 1,
+    );
+    const security = this.#channelOptions.security;
+    if (security.mode === 'plain') {
+      this.#server = createNetServer({ noDelay: true }, (socket) => this.#accept(socket));
+    } else {
+      const tlsServer = createTlsServer(
+        { noDelay: true, ...serverTlsOptions(security, handshakeTimeoutMs) },
+        (socket) => this.#acceptSecure(socket),
+      );
+      tlsServer.on('tlsClientError', (err, socket) =>
+        this.#refuse(handshakeError(security, err, socket), socket),
+      );
+      this.#server = tlsServer;
+    }
     this.#server.on('error', (err) => {
       if (this.listenerCount('error') > 0) this.emit('error', new SocketError(err));
     });
+  }
+
+  /** The security mode every channel of this server runs in. */
+  get securityMode(): SecurityMode {
+    return this.#channelOptions.security.mode;
+  }
+
+  /** Clients refused so far (see `'peerRefused'`). */
+  get refusedPeers(): number {
+    return this.#refusedPeers;
   }
 
   /** Channels open right now. */
@@ -94,6 +139,21 @@ export class Server extends EventEmitter<ServerEvents> {
     });
     await Promise.all([...this.#channels].map((channel) => channel.close()));
     await stopped;
+  }
+
+  #acceptSecure(socket: TLSSocket): void {
+    // Checked before a Channel exists, so not one byte of a refused peer is ever decoded.
+    const refusal = verifyClient(this.#channelOptions.security, socket);
+    if (refusal) this.#refuse(refusal, socket);
+    else this.#accept(socket);
+  }
+
+  #refuse(error: TransportError, socket: TLSSocket): void {
+    this.#refusedPeers++;
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    socket.on('error', () => undefined);
+    socket.destroy();
+    if (this.listenerCount('peerRefused') > 0) this.emit('peerRefused', error, remote);
   }
 
   #accept(socket: Socket): void {
