@@ -1,7 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { type CorkQueueOptions, createCorkQueue } from '@microcheckpoint/io-cork';
-import { createKeepalive, type Keepalive, type StateChange } from '@microcheckpoint/keepalive';
+import {
+  createKeepalive,
+  type Keepalive,
+  type KeepaliveOptions,
+  type StateChange,
+} from '@microcheckpoint/keepalive';
 import { type Channel, connect } from '@microcheckpoint/transport-tcp';
 import type { Arbiter, ArbiterGrant } from './arbiter/contract.js';
 import type { Capture } from './capture.js';
@@ -17,14 +22,7 @@ import {
   SHORTEN_EPOCH_FRACTION,
   STAGING_SLAB_COUNT,
 } from './constants.js';
-import {
-  hostOf,
-  type MessageChannel,
-  receiveMessage,
-  sendAll,
-  sendMessage,
-  waitForDrain,
-} from './engine/channel.js';
+import { type MessageChannel, receiveMessage, sendAll, sendMessage, waitForDrain } from './engine/channel.js';
 import {
   arbiterOption,
   corkStatus,
@@ -37,6 +35,11 @@ import {
   stringOption,
 } from './engine/common.js';
 import { GrantLease } from './engine/grant-lease.js';
+import {
+  configuredSecurityMode,
+  engineKeepaliveOptions,
+  heartbeatPeer,
+} from './engine/heartbeat-security.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
 import { connectRdmaSim, maxPageFrameBytes, type RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
@@ -385,6 +388,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   readonly #path: OutputPath;
   #state: PrimaryState = 'idle';
   #channel: MessageChannel | null = null;
+  #keepaliveOptions: KeepaliveOptions | null = null;
   #keepalive: Keepalive | null = null;
   #peerHello: HelloMessage | null = null;
   #token = 0;
@@ -475,7 +479,9 @@ class PrimaryEngine extends EventEmitter implements Primary {
       this.#epoch = resume.begin(this.#path.append);
     }
 
-    const keepalive = createKeepalive({ ...o.keepalive, role: 'primary', goodbyeOnClose: false });
+    const keepaliveOptions = engineKeepaliveOptions('primary', o.nodeId, o.keepalive, o.channel);
+    this.#keepaliveOptions = keepaliveOptions;
+    const keepalive = createKeepalive(keepaliveOptions);
     this.#keepalive = keepalive;
     const heartbeat = await keepalive.start();
     keepalive.on('change', (change) => this.emit('peer', change));
@@ -584,7 +590,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#maxInFlight = Math.min(peer.maxInFlight, STAGING_SLAB_COUNT);
     this.#maxCheckpointBytes = peer.maxCheckpointBytes;
     if (peer.heartbeatPort !== 0) {
-      this.#keepalive?.setPeer({ address: hostOf(ch.remoteAddress), port: peer.heartbeatPort });
+      this.#keepalive?.setPeer(heartbeatPeer(this.#keepaliveOptions!, ch, peer.heartbeatPort, peer.nodeId));
     }
   }
 
@@ -1173,7 +1179,12 @@ class PrimaryEngine extends EventEmitter implements Primary {
       bytesPerSecond: rates.bytesPerSecond,
       inFlight: this.#inFlight.length,
       cork: corkStatus(cork),
-      peer: peerStatus(this.#keepalive, this.#peerHello?.nodeId ?? null, this.#channel),
+      peer: peerStatus(
+        this.#keepalive,
+        this.#peerHello?.nodeId ?? null,
+        this.#channel,
+        configuredSecurityMode(this.#o.channel),
+      ),
       syncPasses: this.#syncPasses,
       stretchedEpochs: this.#stretched,
       shortenedEpochs: this.#shortened,

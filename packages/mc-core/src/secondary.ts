@@ -23,7 +23,7 @@ import {
   DEFAULT_WORKLOAD_SOURCE,
   STAGING_SLAB_COUNT,
 } from './constants.js';
-import { hostOf, type MessageChannel, receiveMessage, sendMessage } from './engine/channel.js';
+import { type MessageChannel, receiveMessage, sendMessage } from './engine/channel.js';
 import {
   arbiterOption,
   corkStatus,
@@ -36,6 +36,11 @@ import {
   stringOption,
 } from './engine/common.js';
 import { GrantLease } from './engine/grant-lease.js';
+import {
+  configuredSecurityMode,
+  engineKeepaliveOptions,
+  heartbeatPeer,
+} from './engine/heartbeat-security.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
 import { acceptRdmaSim } from './engine/rdma-sim-link.js';
@@ -461,6 +466,8 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     this.#server = server;
     server.on('channel', (channel) => this.#accept(channel as Channel & MessageChannel));
     server.on('channelError', (err) => this.#report(err));
+    // A peer refused by TLS or PSK never reaches #accept: say why, so operators can see it.
+    server.on('peerRefused', (err) => this.#report(err));
     const address = await server.listen();
     this.#setState('listening');
     return { host: address.address, port: address.port };
@@ -689,7 +696,13 @@ class SecondaryEngine extends EventEmitter implements Secondary {
 
   async #replyHello(): Promise<void> {
     const channel = this.#channel;
-    const keepalive = createKeepalive({ ...this.#o.keepalive, role: 'secondary', goodbyeOnClose: false });
+    const keepaliveOptions = engineKeepaliveOptions(
+      'secondary',
+      this.#o.nodeId,
+      this.#o.keepalive,
+      this.#o.channel,
+    );
+    const keepalive = createKeepalive(keepaliveOptions);
     try {
       const heartbeat = await keepalive.start();
       if (channel === null || channel.closed || this.#channel !== channel) {
@@ -701,7 +714,9 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       keepalive.on('dead', () => void this.#primaryDead());
       keepalive.on('error', (err) => this.#report(err));
       if (this.#peer!.heartbeatPort !== 0)
-        keepalive.setPeer({ address: hostOf(channel.remoteAddress), port: this.#peer!.heartbeatPort });
+        keepalive.setPeer(
+          heartbeatPeer(keepaliveOptions, channel, this.#peer!.heartbeatPort, this.#peer!.nodeId),
+        );
       sendMessage(channel, {
         kind: 'HELLO',
         protocolVersion: PROTOCOL_VERSION,
@@ -1039,7 +1054,12 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       bytesPerSecond: rates.bytesPerSecond,
       inFlight: receiving === null ? 0 : 1,
       cork: corkStatus(cork),
-      peer: peerStatus(this.#keepalive, this.#peer?.nodeId ?? null, this.#channel),
+      peer: peerStatus(
+        this.#keepalive,
+        this.#peer?.nodeId ?? null,
+        this.#channel,
+        configuredSecurityMode(this.#o.channel),
+      ),
       syncPages: this.#syncPages,
       store: this.#storeClosed ? null : this.#store.stats(),
     };

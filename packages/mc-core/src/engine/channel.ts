@@ -14,6 +14,10 @@ export interface ChannelMessage {
 export interface MessageChannel {
   readonly closed: boolean;
   readonly remoteAddress: string;
+  /** How the channel is protected (transport-tcp's `security`); absent means plain. */
+  readonly security?: { readonly mode: 'plain' | 'tls' | 'psk' };
+  /** Keying material bound to this TLS or PSK session (RFC 5705 / 8446 exporter). */
+  exportKeyingMaterial?(length: number, label: string): Uint8Array;
   /** Sends one frame of `parts` (not copied); false means wait for `'drain'`. */
   send(type: number, payload: readonly Uint8Array[]): boolean;
   close(): Promise<void>;

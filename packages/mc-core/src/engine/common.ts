@@ -3,6 +3,7 @@ import type { CorkMetrics } from '@microcheckpoint/io-cork';
 import type { Keepalive, KeepaliveOptions, PeerState } from '@microcheckpoint/keepalive';
 import type { ChannelOptions } from '@microcheckpoint/transport-tcp';
 import { InvalidOptionError } from '../errors.js';
+import type { MessageChannel } from './channel.js';
 import type { SampleSummary } from './metrics.js';
 
 /**
@@ -25,6 +26,15 @@ export interface PeerStatus {
   phi: number;
   /** Whether the data channel is open. */
   connected: boolean;
+  /**
+   * How the data channel is protected: `'tls'` or `'psk'`, or `'plain'` (a trusted lab network:
+   * whoever reaches the port can inject frames). The live channel's mode, else the configured one.
+   */
+  channelSecurity: 'plain' | 'tls' | 'psk';
+  /** `'hmac-sha256-128'` when heartbeats are authenticated, else `'none'`. */
+  heartbeatAuthentication: 'hmac-sha256-128' | 'none';
+  /** Heartbeats refused as forged, replayed, stale or unauthenticated (never evidence of life). */
+  rejectedHeartbeats: { forged: number; replayed: number; stale: number; unauthenticated: number };
 }
 
 /** Counters common to both roles, in `status()`. */
@@ -75,15 +85,25 @@ export function corkStatus(cork: CorkMetrics): EngineStatus['cork'] {
 export function peerStatus(
   keepalive: Keepalive | null,
   nodeId: string | null,
-  channel: { readonly closed: boolean } | null,
+  channel: Pick<MessageChannel, 'closed' | 'security'> | null,
+  configuredSecurity: 'plain' | 'tls' | 'psk',
 ): PeerStatus {
   const k = keepalive?.status();
+  const rejected = k?.rejectedHeartbeats;
   return {
     state: k?.state ?? 'none',
     nodeId,
     lastHeartbeatAgeMs: k?.lastHeartbeatAgeMs ?? Number.NaN,
     phi: k?.phi ?? 0,
     connected: channel !== null && !channel.closed,
+    channelSecurity: channel?.security?.mode ?? configuredSecurity,
+    heartbeatAuthentication: k?.authentication ?? 'none',
+    rejectedHeartbeats: {
+      forged: rejected?.forged ?? 0,
+      replayed: rejected?.replayed ?? 0,
+      stale: rejected?.stale ?? 0,
+      unauthenticated: rejected?.unauthenticated ?? 0,
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import type {
   MemoryRegion,
   PageRun,
 } from '@microcheckpoint/transport-rdma-sim';
-import { PeerLostError } from '../errors.js';
+import { InvalidArgumentError, PeerLostError } from '../errors.js';
 import { MESSAGE_TYPES } from '../protocol/messages.js';
 import { MalformedMessageError, UnexpectedMessageError } from '../protocol/protocol-errors.js';
 import { type ChannelMessage, type MessageChannel, waitForDrain } from './channel.js';
@@ -68,6 +68,17 @@ abstract class RdmaSimChannel extends EventEmitter implements MessageChannel {
 
   get remoteAddress(): string {
     return this.control.remoteAddress;
+  }
+
+  /** The control channel's protection (the one-sided writes themselves are not encrypted). */
+  get security(): MessageChannel['security'] {
+    return this.control.security;
+  }
+
+  exportKeyingMaterial(length: number, label: string): Uint8Array {
+    if (this.control.exportKeyingMaterial === undefined)
+      throw new InvalidArgumentError('the control channel is plain: it has no keying material to export');
+    return this.control.exportKeyingMaterial(length, label);
   }
 
   abstract send(type: number, payload: readonly Uint8Array[]): boolean;
