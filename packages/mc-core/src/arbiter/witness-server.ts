@@ -4,6 +4,7 @@ import {
   type Channel,
   createServer,
   type Message,
+  type SecurityOptions,
   type Server,
   type TransportError,
 } from '@microcheckpoint/transport-tcp';
@@ -44,6 +45,13 @@ export interface WitnessServerOptions {
    * @default undefined (state in memory only)
    */
   stateFile?: string;
+  /**
+   * Who may vote-request: `{ mode: 'tls', ca, cert, key }` admits only nodes whose client
+   * certificate chains to `ca`; `{ mode: 'psk', identity, key }` only holders of the key. Refused
+   * peers are reported on `'peerError'` and never reach a decision.
+   * @default plain (anyone who reaches the port may ask: a trusted lab network only)
+   */
+  security?: SecurityOptions;
 }
 
 /** One decision, for logs and status displays. */
@@ -118,8 +126,14 @@ export class WitnessServer extends EventEmitter<WitnessServerEvents> {
     }
     this.#stateFile = options.stateFile;
     if (this.#stateFile !== undefined) this.#restore(loadWitnessState(this.#stateFile));
-    this.#server = createServer({ host, port, maxPayloadBytes: MAX_WITNESS_PAYLOAD_BYTES });
+    this.#server = createServer({
+      host,
+      port,
+      maxPayloadBytes: MAX_WITNESS_PAYLOAD_BYTES,
+      ...(options.security ? { security: options.security } : {}),
+    });
     this.#server.on('channel', (channel) => this.#accept(channel));
+    this.#server.on('peerRefused', (error) => this.#peerError(error));
     this.#server.on('channelError', (error) => this.#peerError(error));
   }
 

@@ -1,4 +1,4 @@
-import { type Channel, connect, type Message } from '@microcheckpoint/transport-tcp';
+import { type Channel, connect, type Message, type SecurityOptions } from '@microcheckpoint/transport-tcp';
 import {
   InvalidArgumentError,
   InvalidOptionError,
@@ -47,6 +47,12 @@ export interface WitnessArbiterOptions {
    * @default 50
    */
   driftMarginMs?: number;
+  /**
+   * How to reach the witness: the same mode it listens with (`tls` with this node's certificate, or
+   * `psk`).
+   * @default plain
+   */
+  security?: SecurityOptions;
 }
 
 /** An `Arbiter` that asks a witness process, plus status and shutdown. */
@@ -90,6 +96,7 @@ export function createWitnessArbiter(options: WitnessArbiterOptions): WitnessArb
 class WitnessArbiterClient implements WitnessArbiter {
   readonly #host: string;
   readonly #port: number;
+  readonly #security: SecurityOptions | undefined;
   readonly #requestTimeoutMs: number;
   readonly #driftMarginMs: number;
   #channel: Channel | null = null;
@@ -109,6 +116,7 @@ class WitnessArbiterClient implements WitnessArbiter {
       throw new InvalidOptionError('port', `must be an integer from 1 to 65535, got ${String(options.port)}`);
     }
     this.#port = options.port;
+    this.#security = options.security;
     this.#requestTimeoutMs = integerOption(
       'requestTimeoutMs',
       options.requestTimeoutMs,
@@ -253,6 +261,7 @@ class WitnessArbiterClient implements WitnessArbiter {
         port: this.#port,
         connectTimeoutMs,
         maxPayloadBytes: MAX_WITNESS_PAYLOAD_BYTES,
+        ...(this.#security ? { security: this.#security } : {}),
       }).then(
         (channel) => {
           this.#connecting = null;
