@@ -76,8 +76,14 @@ describe('the engine over secured channels', () => {
     const { guest } = writerGuest();
     const primary = makePrimary(guest, () => undefined, port, arbiter);
     await primary.start();
-    expect(primary.status().peer).toMatchObject({ channelSecurity: 'plain', heartbeatAuthentication: 'none' });
-    expect(secondary.status().peer).toMatchObject({ channelSecurity: 'plain', heartbeatAuthentication: 'none' });
+    expect(primary.status().peer).toMatchObject({
+      channelSecurity: 'plain',
+      heartbeatAuthentication: 'none',
+    });
+    expect(secondary.status().peer).toMatchObject({
+      channelSecurity: 'plain',
+      heartbeatAuthentication: 'none',
+    });
   });
 
   for (const [what, primaryChannel, code] of [
@@ -88,7 +94,11 @@ describe('the engine over secured channels', () => {
       const arbiter = new InProcessArbiter();
       const secondaryChannel =
         what === 'a wrong pre-shared key' ? psk('a pre-shared key of 32 bytes...') : tls(node('secondary'));
-      const { secondary, port } = await startSecondary({ arbiter, channel: secondaryChannel, attachTimeoutMs: 2000 });
+      const { secondary, port } = await startSecondary({
+        arbiter,
+        channel: secondaryChannel,
+        attachTimeoutMs: 2000,
+      });
       const errors: Error[] = [];
       secondary.on('error', (err) => errors.push(err));
       const { guest } = writerGuest();

@@ -1,11 +1,23 @@
-import { createCertificateAuthority, issueCertificate, type SecurityOptions } from '@microcheckpoint/transport-tcp';
+import {
+  createCertificateAuthority,
+  issueCertificate,
+  type SecurityOptions,
+} from '@microcheckpoint/transport-tcp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWitnessArbiter, type WitnessArbiter } from '../src/arbiter/witness.js';
-import { createWitnessServer, type WitnessDecision, type WitnessServer } from '../src/arbiter/witness-server.js';
+import {
+  createWitnessServer,
+  type WitnessDecision,
+  type WitnessServer,
+} from '../src/arbiter/witness-server.js';
 
 const ca = createCertificateAuthority();
 const tls = (commonName: string, authority = ca): SecurityOptions => {
-  const node = issueCertificate(authority, { commonName, ipAddresses: ['127.0.0.1'], usages: ['server', 'client'] });
+  const node = issueCertificate(authority, {
+    commonName,
+    ipAddresses: ['127.0.0.1'],
+    usages: ['server', 'client'],
+  });
   return { mode: 'tls', ca: authority.certificate, cert: node.certificate, key: node.key };
 };
 
@@ -37,7 +49,10 @@ describe('a witness that authenticates who may ask for a vote', () => {
   for (const [what, security] of [
     ['a certificate from another CA', tls('node-b', createCertificateAuthority())],
     ['no certificate at all (plain)', { mode: 'plain' } as SecurityOptions],
-    ['a pre-shared key instead of a certificate', { mode: 'psk', identity: 'x', key: new Uint8Array(32) } as SecurityOptions],
+    [
+      'a pre-shared key instead of a certificate',
+      { mode: 'psk', identity: 'x', key: new Uint8Array(32) } as SecurityOptions,
+    ],
   ] as const) {
     it(`refuses a node with ${what}: no vote, a typed reason on the server`, async () => {
       const { server, port } = await witness(tls('witness'));
@@ -45,7 +60,9 @@ describe('a witness that authenticates who may ask for a vote', () => {
       const decisions: WitnessDecision[] = [];
       server.on('peerError', (error) => refusals.push(error));
       server.on('decision', (decision) => decisions.push(decision));
-      await expect(arbiter(port, security).acquire({ generation: 1, node: 'b', ttlMs: 1000 })).rejects.toMatchObject({
+      await expect(
+        arbiter(port, security).acquire({ generation: 1, node: 'b', ttlMs: 1000 }),
+      ).rejects.toMatchObject({
         code: 'MC_ERR_ARBITER_UNAVAILABLE',
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
