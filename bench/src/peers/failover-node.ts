@@ -1,5 +1,6 @@
 // One node of the failover suite, in a process of its own (the suite SIGKILLs it).
-// argv: JSON { role: 'primary' | 'secondary', name, arbiterDir, memoryMiB, epochMs, secondaryPort? }.
+// argv: JSON { role: 'primary' | 'secondary', name, arbiter, memoryMiB, epochMs, secondaryPort? }, where
+// arbiter is { kind: 'file', directory } | { kind: 'witness', port } | { kind: 'etcd', url }.
 // The service: a client sends any bytes on the serve port; each chunk is one request, which adds one
 // to a counter in guest memory; the reply is the new counter and a newline. A load generator inside
 // the node keeps the guest dirtying pages (its replies go nowhere). A secondary listens on its serve
@@ -11,27 +12,46 @@
 import { randomFillSync } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
+import { createEtcdArbiter } from '@microcheckpoint/arbiter-etcd';
 import {
+  type Arbiter,
   createFileArbiter,
   createGuestMemory,
   createInProcessGuest,
   createPrimary,
   createSecondary,
+  createWitnessArbiter,
   type GuestMemory,
   type InProcessGuest,
   type Primary,
 } from '@microcheckpoint/mc-core';
 
+/** Where the nodes arbitrate. */
+type ArbiterConfig =
+  | { kind: 'file'; directory: string }
+  | { kind: 'witness'; port: number }
+  | { kind: 'etcd'; url: string };
+
 const config = JSON.parse(process.argv[2]!) as {
   role: 'primary' | 'secondary';
   name: string;
-  arbiterDir: string;
+  arbiter: ArbiterConfig;
   memoryMiB: number;
   epochMs: number;
   secondaryPort?: number;
 };
 const print = (m: object) => process.stdout.write(`${JSON.stringify(m)}\n`);
-const arbiter = createFileArbiter({ directory: config.arbiterDir });
+function openArbiter(chosen: ArbiterConfig): Arbiter {
+  switch (chosen.kind) {
+    case 'file':
+      return createFileArbiter({ directory: chosen.directory });
+    case 'witness':
+      return createWitnessArbiter({ port: chosen.port });
+    case 'etcd':
+      return createEtcdArbiter({ hosts: chosen.url });
+  }
+}
+const arbiter = openArbiter(config.arbiter);
 const encoder = new TextEncoder();
 /** Output target of the internal load generator: its replies are dropped. */
 const LOAD = 0;

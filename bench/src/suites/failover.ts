@@ -8,13 +8,16 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { DETECT_MULTIPLIER, HEARTBEAT_INTERVAL_MS } from '@microcheckpoint/keepalive';
+import { createWitnessServer } from '@microcheckpoint/mc-core';
+import { findEtcd, startEtcd } from '../../../packages/arbiter-etcd/test/etcd-server.js';
 import { startPeer } from '../peer-process.js';
 import { type BenchCase, benchCase, distributionCases, quantile } from '../results.js';
 import type { BenchSuite, SuiteOptions } from '../suite.js';
 
 // Failover, switchover and re-protection of mc-core, every node a process of its own
-// (src/peers/failover-node.ts) on loopback, with the embedded shared-file arbiter and the keepalive's
-// default detector (heartbeat every 20 ms, conviction after 5 missed: 100 ms).
+// (src/peers/failover-node.ts) on loopback, with the keepalive's default detector (heartbeat every
+// 20 ms, conviction after 5 missed: 100 ms), under each arbiter in turn: the embedded shared-file
+// arbiter, a witness process, and a real etcd server the suite starts.
 // - Failover: SIGKILL of the serving node to the first reply the survivor sends to a client that was
 //   already connected to it (its request waits there until the takeover). One chain of kills: each
 //   survivor is re-protected by a fresh secondary and then killed in turn, so every sample after the
@@ -43,10 +46,16 @@ interface Node {
 
 const children = new Set<ChildProcess>();
 
+/** Where the nodes arbitrate (see src/peers/failover-node.ts). */
+type ArbiterConfig =
+  | { kind: 'file'; directory: string }
+  | { kind: 'witness'; port: number }
+  | { kind: 'etcd'; url: string };
+
 function spawnNode(config: {
   role: 'primary' | 'secondary';
   name: string;
-  arbiterDir: string;
+  arbiter: ArbiterConfig;
   memoryMiB: number;
   secondaryPort?: number;
 }): Node {
@@ -101,11 +110,11 @@ async function probe(port: number): Promise<{ socket: Socket; firstReply: Promis
 async function reprotect(
   survivor: Node,
   name: string,
-  arbiterDir: string,
+  arbiter: ArbiterConfig,
   memoryMiB: number,
 ): Promise<{ secondary: Node; ms: number; failures: number }> {
   for (let attempt = 0; ; attempt++) {
-    const secondary = spawnNode({ role: 'secondary', name: `${name}.${attempt}`, arbiterDir, memoryMiB });
+    const secondary = spawnNode({ role: 'secondary', name: `${name}.${attempt}`, arbiter, memoryMiB });
     const ready = await waitLine(secondary, 'ready');
     const before = survivor.lines.length;
     survivor.child.stdin!.write(`${JSON.stringify({ protect: ready.dataPort })}\n`);
@@ -144,23 +153,37 @@ async function loopbackCopyMs(bytes: number): Promise<number> {
   }
 }
 
-async function run({ quick }: SuiteOptions): Promise<BenchCase[]> {
-  const kills = quick ? 3 : 12;
-  const switchovers = quick ? 2 : 6;
-  const memoryMiB = 16;
-  const arbiterDir = mkdtempSync(join(tmpdir(), 'mc-bench-failover-'));
-  const failoverMs: number[] = [];
-  const switchoverMs: number[] = [];
-  const reprotectMs: number[] = [];
-  let reprotectFailures = 0;
+interface ChainResult {
+  failoverMs: number[];
+  switchoverMs: number[];
+  reprotectMs: number[];
+  reprotectFailures: number;
+}
+
+/**
+ * One chain under one arbiter: `kills` SIGKILLs of the serving node, then `switchovers` planned
+ * handovers, the survivor re-protected by a fresh secondary after each.
+ */
+async function chain(
+  arbiter: ArbiterConfig,
+  kills: number,
+  switchovers: number,
+  memoryMiB: number,
+): Promise<ChainResult> {
+  const result: ChainResult = { failoverMs: [], switchoverMs: [], reprotectMs: [], reprotectFailures: 0 };
   let serial = 0;
   try {
-    let secondary = spawnNode({ role: 'secondary', name: `n${++serial}`, arbiterDir, memoryMiB });
+    let secondary = spawnNode({
+      role: 'secondary',
+      name: `${arbiter.kind}-n${++serial}`,
+      arbiter,
+      memoryMiB,
+    });
     const first = await waitLine(secondary, 'ready');
     let serving = spawnNode({
       role: 'primary',
-      name: `n${++serial}`,
-      arbiterDir,
+      name: `${arbiter.kind}-n${++serial}`,
+      arbiter,
       memoryMiB,
       secondaryPort: first.dataPort as number,
     });
@@ -178,21 +201,76 @@ async function run({ quick }: SuiteOptions): Promise<BenchCase[]> {
       client.socket.write('x');
       const replied = await client.firstReply;
       client.socket.destroy();
-      (planned ? switchoverMs : failoverMs).push(replied - started);
+      (planned ? result.switchoverMs : result.failoverMs).push(replied - started);
       const takeover = await waitLine(secondary, 'takeover');
       console.log(
-        `  ${planned ? 'switchover' : 'failover'} ${i + 1}: ${(replied - started).toFixed(1)} ms to the first reply (takeover ${Number(takeover.durationMs).toFixed(1)} ms, restore ${Number(takeover.restoreMs).toFixed(1)} ms)`,
+        `  ${arbiter.kind}: ${planned ? 'switchover' : 'failover'} ${i + 1}: ${(replied - started).toFixed(1)} ms to the first reply (takeover ${Number(takeover.durationMs).toFixed(1)} ms, restore ${Number(takeover.restoreMs).toFixed(1)} ms)`,
       );
       await kill(serving);
       serving = secondary;
-      const next = await reprotect(serving, `n${++serial}`, arbiterDir, memoryMiB);
-      reprotectMs.push(next.ms);
-      reprotectFailures += next.failures;
+      const next = await reprotect(serving, `${arbiter.kind}-n${++serial}`, arbiter, memoryMiB);
+      result.reprotectMs.push(next.ms);
+      result.reprotectFailures += next.failures;
       secondary = next.secondary;
     }
   } finally {
     await Promise.all([...children].map((child) => kill({ name: '', child, lines: [] })));
+  }
+  return result;
+}
+
+async function run({ quick }: SuiteOptions): Promise<BenchCase[]> {
+  const kills = quick ? 2 : 10;
+  const switchovers = quick ? 1 : 4;
+  const memoryMiB = 16;
+  const deadline = (samples: number[]) => samples.map(() => DEADLINE_MS);
+  const cases: BenchCase[] = [];
+  const reprotectMs: number[] = [];
+  let reprotectFailures = 0;
+  const record = (label: string, result: ChainResult) => {
+    cases.push(
+      ...distributionCases(
+        `failover SIGKILL to first reply (${label} arbiter)`,
+        'ms',
+        result.failoverMs,
+        deadline(result.failoverMs),
+      ),
+      ...distributionCases(
+        `switchover to first reply (${label} arbiter)`,
+        'ms',
+        result.switchoverMs,
+        deadline(result.switchoverMs),
+      ),
+    );
+    reprotectMs.push(...result.reprotectMs);
+    reprotectFailures += result.reprotectFailures;
+  };
+
+  const arbiterDir = mkdtempSync(join(tmpdir(), 'mc-bench-failover-'));
+  try {
+    record('file', await chain({ kind: 'file', directory: arbiterDir }, kills, switchovers, memoryMiB));
+  } finally {
     rmSync(arbiterDir, { recursive: true, force: true });
+  }
+
+  // The witness runs in this process: a third process next to the two nodes.
+  const witness = createWitnessServer({});
+  const { port: witnessPort } = await witness.listen();
+  try {
+    record('witness', await chain({ kind: 'witness', port: witnessPort }, kills, switchovers, memoryMiB));
+  } finally {
+    await witness.close();
+  }
+
+  if (findEtcd() === null)
+    console.log('  etcd is not installed (apt-get install etcd-server): no etcd cases');
+  else {
+    const etcd = await startEtcd();
+    try {
+      record('etcd', await chain({ kind: 'etcd', url: etcd.url }, kills, switchovers, memoryMiB));
+    } finally {
+      await etcd.destroy();
+    }
   }
 
   const bytes = memoryMiB * 1024 * 1024;
@@ -201,33 +279,21 @@ async function run({ quick }: SuiteOptions): Promise<BenchCase[]> {
   console.log(
     `  re-protections: ${reprotectMs.length} done, ${reprotectFailures} attempts failed and retried`,
   );
-  const deadline = (samples: number[]) => samples.map(() => DEADLINE_MS);
-  return [
-    ...distributionCases(
-      'failover SIGKILL to first reply (file arbiter)',
-      'ms',
-      failoverMs,
-      deadline(failoverMs),
-    ),
-    ...distributionCases(
-      'switchover to first reply (file arbiter)',
-      'ms',
-      switchoverMs,
-      deadline(switchoverMs),
-    ),
+  cases.push(
     benchCase(
       `re-protection (full live sync, ${memoryMiB} MiB dense guest) p50`,
       'ms/GiB',
       quantile(reprotectMs, 0.5) * perGiB,
       copyMs * perGiB,
     ),
-  ];
+  );
+  return cases;
 }
 
 const suite: BenchSuite = {
   name: 'failover',
   question:
-    'How long from a SIGKILL (or a planned switchover) of the serving node to the first reply from the survivor, against the detector deadline; how long does re-protection take per GiB, against loopback TCP?',
+    'How long from a SIGKILL (or a planned switchover) of the serving node to the first reply from the survivor, under each arbiter, against the detector deadline; how long does re-protection take per GiB, against loopback TCP?',
   run,
 };
 export default suite;
