@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Proves what a user gets from npm: every public package is packed with `npm pack`, installed into an
 // empty project (its @microcheckpoint siblings as tarballs too, nothing from the workspace), imported,
-// and the first ```js block under "## Example" in its README is run and must exit 0.
-// Usage: node scripts/check-packs.mjs [folder ...]   (default: every package in packages/)
+// and the first ```js block under "## Example" in its README is run and must exit 0. Public folders
+// of examples/ (the KV sample, which `mcft demo` runs) are packed and checked the same way.
+// Usage: node scripts/check-packs.mjs [folder ...]   (default: every public package in packages/ and examples/)
 import { execFileSync } from 'node:child_process';
 import {
   existsSync,
@@ -18,12 +19,17 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const wanted = process.argv.slice(2);
-const folders = readdirSync(join(root, 'packages')).filter((f) => wanted.length === 0 || wanted.includes(f));
+// Folders as paths from the root: packages/<name> and examples/<name>, each with a package.json.
+const allFolders = ['packages', 'examples'].flatMap((parent) =>
+  readdirSync(join(root, parent))
+    .map((f) => `${parent}/${f}`)
+    .filter((f) => existsSync(join(root, f, 'package.json'))),
+);
+const folders = allFolders.filter(
+  (f) => wanted.length === 0 || wanted.includes(f) || wanted.includes(f.split('/').pop()),
+);
 const manifests = new Map(
-  readdirSync(join(root, 'packages')).map((f) => [
-    f,
-    JSON.parse(readFileSync(join(root, 'packages', f, 'package.json'), 'utf8')),
-  ]),
+  allFolders.map((f) => [f, JSON.parse(readFileSync(join(root, f, 'package.json'), 'utf8'))]),
 );
 const byName = new Map([...manifests].map(([folder, m]) => [m.name, folder]));
 
@@ -36,7 +42,7 @@ try {
   for (const [folder, manifest] of manifests) {
     if (manifest.private) continue;
     const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', tarballDir], {
-      cwd: join(root, 'packages', folder),
+      cwd: join(root, folder),
       encoding: 'utf8',
     });
     tarballs.set(folder, join(tarballDir, out.trim().split('\n').pop()));
@@ -45,11 +51,11 @@ try {
   for (const folder of folders) {
     const manifest = manifests.get(folder);
     if (manifest.private) continue;
-    const project = join(work, folder);
+    const project = join(work, folder.replace('/', '-'));
     mkdirSync(project);
     writeFileSync(
       join(project, 'package.json'),
-      JSON.stringify({ name: `pack-check-${folder}`, private: true, type: 'module' }),
+      JSON.stringify({ name: `pack-check-${folder.replace('/', '-')}`, private: true, type: 'module' }),
     );
     const needed = [...siblingClosure(folder)].map((f) => tarballs.get(f));
     try {
@@ -84,7 +90,10 @@ if (failures.length > 0) {
 }
 console.log('\npack check passed');
 
-/** The folder itself and every @microcheckpoint package it depends on, transitively. */
+/**
+ * The folder itself and every @microcheckpoint package it depends on, transitively (peer
+ * dependencies too, optional ones included, so an example may use them).
+ */
 function siblingClosure(folder, seen = new Set()) {
   if (seen.has(folder)) return seen;
   seen.add(folder);
@@ -97,7 +106,7 @@ function siblingClosure(folder, seen = new Set()) {
 }
 
 function readmeExample(folder) {
-  const file = join(root, 'packages', folder, 'README.md');
+  const file = join(root, folder, 'README.md');
   if (!existsSync(file)) return null;
   const text = readFileSync(file, 'utf8');
   const section = text.split(/^## Example\s*$/m)[1];

@@ -1,3 +1,5 @@
 import { packageBuild } from '../../tsup.base.js';
 
-export default packageBuild();
+// bin.js is the `mcft` executable (src/bin.ts starts with its #! line, which esbuild keeps);
+// index.js is the programmatic surface.
+export default packageBuild({ entry: ['src/index.ts', 'src/bin.ts'] });

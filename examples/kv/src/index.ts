@@ -22,6 +22,14 @@ export {
 } from './errors.js';
 export { createKvTable, type KvTable, type KvTableOptions, openKvTable } from './kv-table.js';
 export {
+  KV_WORKLOAD_SOURCE,
+  type ProtectedKvNode,
+  type ProtectedKvNodeEvents,
+  type ProtectedKvNodeOptions,
+  type ServingEvent,
+  startProtectedKvNode,
+} from './protected-node.js';
+export {
   arrayReply,
   bulkReply,
   encodeCommand,

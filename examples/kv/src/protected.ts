@@ -6,15 +6,8 @@
 // serving (and, with `--report-ms N`, the primary's status every N ms). `--kill-at <epoch>:<message kind>` makes the primary SIGKILL itself right after handing
 // that message of that checkpoint to the channel (fault injection for the failover harness).
 import { parseArgs } from 'node:util';
-import {
-  createFileArbiter,
-  createGuestMemory,
-  createPrimary,
-  createSecondary,
-  type Primary,
-  type Secondary,
-} from '@microcheckpoint/mc-core';
-import { createKvService, type KvService } from './service.js';
+import { createFileArbiter, type Primary, type Secondary } from '@microcheckpoint/mc-core';
+import { startProtectedKvNode } from './protected-node.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,39 +37,38 @@ const fail = (message: string): never => {
 };
 
 const role = values.role ?? fail('--role primary|secondary is required');
+if (role !== 'primary' && role !== 'secondary') fail(`--role must be primary or secondary, got ${role}`);
 const arbiterDir = values['arbiter-dir'] ?? fail('--arbiter-dir is required');
-const sizeBytes = Number(values['memory-mib']) * 1024 * 1024;
-const arbiter = createFileArbiter({ directory: arbiterDir });
-// Heartbeats every 20 ms; the peer is convicted after `multiplier` silent intervals, or when its
-// main loop shows no progress for `hangTimeoutMs`.
-const keepalive = {
-  multiplier: Number(values['detect-multiplier']),
-  hangTimeoutMs: Number(values['hang-timeout-ms']),
-};
-let engine: Primary | Secondary | undefined;
-let service: KvService | undefined;
+const node = await startProtectedKvNode({
+  role: role as 'primary' | 'secondary',
+  arbiter: createFileArbiter({ directory: arbiterDir }),
+  host: values.host,
+  port: Number(values.port),
+  dataHost: values.host,
+  dataPort: Number(values['data-port']),
+  ...(role === 'primary'
+    ? {
+        secondary: {
+          host: values['secondary-host'],
+          port: Number(values['secondary-port'] ?? fail('--secondary-port is required')),
+        },
+      }
+    : {}),
+  memoryBytes: Number(values['memory-mib']) * 1024 * 1024,
+  slotCount: Number(values.slots),
+  epochMs: Number(values['epoch-ms']),
+  // Heartbeats every 20 ms; the peer is convicted after `multiplier` silent intervals, or when its
+  // main loop shows no progress for `hangTimeoutMs`.
+  keepalive: {
+    multiplier: Number(values['detect-multiplier']),
+    hangTimeoutMs: Number(values['hang-timeout-ms']),
+  },
+});
 
-if (role === 'primary') {
-  const secondaryPort = Number(values['secondary-port'] ?? fail('--secondary-port is required'));
-  service = await createKvService({
-    memory: createGuestMemory({ sizeBytes }),
-    slotCount: Number(values.slots),
-    host: values.host,
-    port: Number(values.port),
-  });
-  print({ type: 'listening', role, port: service.port });
-  const running = service;
-  const primary = createPrimary({
-    guest: running.guest,
-    output: (connection, data) => running.server.deliver(connection, data),
-    secondary: { host: values['secondary-host'], port: secondaryPort },
-    arbiter,
-    nodeId: `kv-primary-${process.pid}`,
-    epochMs: Number(values['epoch-ms']),
-    source: 'kv',
-    keepalive,
-  });
-  engine = primary;
+if (node.role === 'primary') {
+  const primary = node.engine as Primary;
+  primary.on('state', (state) => print({ type: 'state', role, state }));
+  print({ type: 'listening', role, port: node.service?.port });
   const killAt = values['kill-at'];
   if (killAt !== undefined) {
     const [epoch, kind] = killAt.split(':');
@@ -92,8 +84,7 @@ if (role === 'primary') {
       }
     });
   }
-  primary.on('state', (state) => print({ type: 'state', role, state }));
-  await primary.start();
+  await node.ready;
   print({ type: 'protected', epoch: primary.status().epoch });
   const reportMs = Number(values['report-ms']);
   if (reportMs > 0) {
@@ -112,45 +103,15 @@ if (role === 'primary') {
       });
     }, reportMs).unref();
   }
-} else if (role === 'secondary') {
-  const secondary = createSecondary({
-    memory: createGuestMemory({ sizeBytes }),
-    arbiter,
-    host: values.host,
-    port: Number(values['data-port']),
-    nodeId: `kv-secondary-${process.pid}`,
-    source: 'kv',
-    keepalive,
-    takeover: async ({ memory }) => {
-      service = await createKvService({
-        memory,
-        restore: true,
-        host: values.host,
-        port: Number(values.port),
-      });
-      const running = service;
-      return {
-        guest: running.guest,
-        output: (connection, data) => running.server.deliver(connection, data),
-        // Re-emitted replies were addressed to connections that died with the primary; connection
-        // numbers here are this server's own, so they must not receive them.
-        reemit: () => undefined,
-      };
-    },
-  });
-  engine = secondary;
-  secondary.on('state', (state) => print({ type: 'state', role, state }));
-  secondary.on('takeover', (event) => print({ type: 'serving', port: service?.port, ...event }));
-  const address = await secondary.start();
-  print({ type: 'listening', role, dataPort: address.port });
 } else {
-  fail(`--role must be primary or secondary, got ${role}`);
+  (node.engine as Secondary).on('state', (state) => print({ type: 'state', role, state }));
+  node.on('serving', (event) => print({ type: 'serving', ...event }));
+  print({ type: 'listening', role, dataPort: node.dataAddress?.port });
 }
 
 const stop = (): void => {
   void (async () => {
-    await engine?.close();
-    await service?.close();
+    await node.close();
     process.exit(0);
   })();
 };

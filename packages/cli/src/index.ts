@@ -1,7 +1,34 @@
 /**
  * @packageDocumentation
- * mcft: demo, primary, secondary, status and bench commands for microcheckpoint.
+ * mcft: the command line of microcheckpoint. `mcft demo` shows the whole idea on one machine;
+ * `mcft primary`, `mcft secondary` and `mcft witness` run the KV sample service protected across
+ * hosts; `mcft status` and each node's `/metrics` show how it is doing; `mcft bench` runs the
+ * benchmarks and writes the report. This module exports the same pieces for programs and tests.
  *
- * Nothing is exported yet: see the package README for what is coming.
+ * @example
+ * ```ts
+ * import { runCli } from '@microcheckpoint/cli';
+ * process.exitCode = await runCli(['status', '127.0.0.1:9464', '--json']);
+ * ```
  */
-export {};
+export { fetchStatus, formatStatus } from './commands/status.js';
+export { type DemoOptions, DemoResources, runDemo } from './demo/run-demo.js';
+export { DEMO_FAULTS, type DemoFault, type DemoSummary, formatSummary } from './demo/summary.js';
+export {
+  BadFlagError,
+  BadReplyError,
+  ChildFailedError,
+  CLI_ERROR_EXIT_CODE,
+  CliError,
+  type CliErrorCode,
+  ConfigFileError,
+  FaultUnavailableError,
+  NodeFailedError,
+  PeerUnreachableError,
+  PortInUseError,
+  VersionMismatchError,
+} from './errors.js';
+export { formatHostPort, type HostPort, parseHostPort } from './flags.js';
+export type { NodeStatusReport } from './node/status-report.js';
+export { PROMETHEUS_CONTENT_TYPE } from './node/status-server.js';
+export { createProgram, runCli } from './program.js';

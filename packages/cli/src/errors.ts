@@ -1,0 +1,94 @@
+/** Every error code the mcft command reports. */
+export type CliErrorCode =
+  | 'MC_ERR_CLI_BAD_FLAG'
+  | 'MC_ERR_CLI_CONFIG'
+  | 'MC_ERR_CLI_PORT_IN_USE'
+  | 'MC_ERR_CLI_PEER_UNREACHABLE'
+  | 'MC_ERR_CLI_VERSION_MISMATCH'
+  | 'MC_ERR_CLI_FAULT_UNAVAILABLE'
+  | 'MC_ERR_CLI_CHILD_FAILED'
+  | 'MC_ERR_CLI_NODE_FAILED'
+  | 'MC_ERR_CLI_BAD_REPLY';
+
+/** Exit code of every `CliError`: a usage or environment problem, not a crash. */
+export const CLI_ERROR_EXIT_CODE = 2;
+
+/** Base class: a stable `code`, the `cause` kept, and exit code 2. */
+export class CliError extends Error {
+  readonly code: CliErrorCode;
+  readonly exitCode = CLI_ERROR_EXIT_CODE;
+  constructor(code: CliErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A flag is missing, malformed, out of range, or conflicts with another. */
+export class BadFlagError extends CliError {
+  readonly flag: string;
+  constructor(flag: string, message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_BAD_FLAG', `${flag}: ${message}`, options);
+    this.flag = flag;
+  }
+}
+
+/** The `--config` file cannot be read, is not JSON, or holds a key or value that is not allowed. */
+export class ConfigFileError extends CliError {
+  constructor(path: string, message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_CONFIG', `config file ${path}: ${message}`, options);
+  }
+}
+
+/** An address this command must listen on is taken (or not local to this host). */
+export class PortInUseError extends CliError {
+  constructor(what: string, address: string, options?: { cause?: unknown }) {
+    super(
+      'MC_ERR_CLI_PORT_IN_USE',
+      `${what}: cannot listen on ${address} (in use, or not an address of this host)`,
+      options,
+    );
+  }
+}
+
+/** A peer (secondary, witness, etcd, a node's status endpoint) did not answer. */
+export class PeerUnreachableError extends CliError {
+  constructor(what: string, address: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_PEER_UNREACHABLE', `${what} at ${address} is unreachable`, options);
+  }
+}
+
+/** The peer speaks another protocol version (or another page geometry) than this mcft. */
+export class VersionMismatchError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_VERSION_MISMATCH', message, options);
+  }
+}
+
+/** The fault asked for cannot be injected on this machine (privileges, missing tools). */
+export class FaultUnavailableError extends CliError {
+  constructor(fault: string, reason: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_FAULT_UNAVAILABLE', `--fault ${fault} is not available here: ${reason}`, options);
+  }
+}
+
+/** A process the demo started exited early or never reported ready. */
+export class ChildFailedError extends CliError {
+  constructor(what: string, message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_CHILD_FAILED', `${what}: ${message}`, options);
+  }
+}
+
+/** The protected node could not start or stopped with an error. */
+export class NodeFailedError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_NODE_FAILED', message, options);
+  }
+}
+
+/** A server's reply is not RESP2 (the demo's clients drop the connection on it). */
+export class BadReplyError extends CliError {
+  constructor(message: string) {
+    super('MC_ERR_CLI_BAD_REPLY', message);
+  }
+}
