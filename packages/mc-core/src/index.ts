@@ -66,11 +66,17 @@ export {
   DEFAULT_QUEUE_HIGH_WATER_MARK,
   DEFAULT_REQUESTS_PER_TURN,
   DEFAULT_SYNC_CONVERGE_PAGES,
+  DEFAULT_THROTTLE_STEP_MS,
   DEFAULT_WORKLOAD_SOURCE,
   MAX_PAGE_SIZE_BYTES,
   MIN_PAGE_SIZE_BYTES,
+  PAUSE_BUDGET_FRACTION,
+  POLICY_CHECKS_PER_EPOCH,
   SHORTEN_EPOCH_FRACTION,
   STAGING_SLAB_COUNT,
+  THROTTLE_MAX_PERCENT,
+  THROTTLE_START_PERCENT,
+  THROTTLE_STEP_PERCENT,
 } from './constants.js';
 export type { ChannelMessage, MessageChannel } from './engine/channel.js';
 export type {
@@ -80,6 +86,7 @@ export type {
   PeerStatus,
 } from './engine/common.js';
 export type { SampleSummary } from './engine/metrics.js';
+export type { PolicyEvent, PolicySource, PolicyStatus } from './engine/policy-runner.js';
 export {
   ArbiterIoError,
   ArbitrationLostError,
@@ -134,6 +141,19 @@ export {
 } from './guests/worker.js';
 export type { KernelName } from './kernel.js';
 export type { MemoryLayout } from './layout.js';
+export type {
+  CheckpointPolicy,
+  PolicyDecision,
+  PolicyDecisionKind,
+  PolicyInput,
+} from './policy/contract.js';
+export {
+  createDefaultPolicy,
+  type DefaultPolicyOptions,
+  defaultPolicy,
+  throttleDown,
+  throttleUp,
+} from './policy/default-policy.js';
 export {
   type CheckpointEvent,
   createPrimary,
@@ -182,6 +202,7 @@ export {
   UnknownMessageTypeError,
 } from './protocol/protocol-errors.js';
 export {
+  type BudgetChange,
   type CommitEvent,
   createSecondary,
   type Secondary,

@@ -14,8 +14,11 @@ import {
   DEFAULT_MAX_SYNC_PASSES,
   DEFAULT_SYNC_CONVERGE_PAGES,
   DEFAULT_WORKLOAD_SOURCE,
+  POLICY_CHECKS_PER_EPOCH,
   SHORTEN_EPOCH_FRACTION,
   STAGING_SLAB_COUNT,
+  SYNC_NON_CONVERGENCE_RATIO,
+  THROTTLE_MAX_PERCENT,
 } from './constants.js';
 import {
   hostOf,
@@ -39,6 +42,7 @@ import {
 import { GrantLease } from './engine/grant-lease.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
+import { type PolicyEvent, PolicyRunner, type PolicyStatus } from './engine/policy-runner.js';
 import {
   ArbitrationLostError,
   AttachError,
@@ -49,9 +53,16 @@ import {
   PeerLostError,
 } from './errors.js';
 import type { Guest, OutputSink } from './guests/contract.js';
+import type { CheckpointPolicy } from './policy/contract.js';
+import { defaultPolicy } from './policy/default-policy.js';
 import { type CapturedRun, checkpointMessages, pageMessages } from './protocol/checkpoint-messages.js';
 import { type HelloMessage, type McMessage, PROTOCOL_VERSION, ROLES } from './protocol/messages.js';
-import { HandshakeError, ProtocolError, UnexpectedMessageError } from './protocol/protocol-errors.js';
+import {
+  FieldRangeError,
+  HandshakeError,
+  ProtocolError,
+  UnexpectedMessageError,
+} from './protocol/protocol-errors.js';
 
 /** Where the secondary listens for its primary. */
 export interface PeerAddressOption {
@@ -80,18 +91,31 @@ export interface PrimaryOptions {
    */
   nodeId?: string;
   /**
-   * Epoch length: a checkpoint every `epochMs` milliseconds (sooner when the dirty pages approach
-   * half of what the secondary accepts, later when the previous checkpoint is still in flight).
+   * Epoch length: a checkpoint every `epochMs` milliseconds (sooner when the policy shortens the
+   * epoch, later when the previous checkpoint is still in flight).
    * @default 20
    */
   epochMs?: number;
+  /**
+   * The checkpoint policy, asked every `policyIntervalMs` while protected (see `CheckpointPolicy`).
+   * Whatever it decides, no checkpoint larger than the secondary's budget is ever shipped.
+   * @default defaultPolicy
+   */
+  policy?: CheckpointPolicy;
+  /**
+   * How often the policy is asked, ms.
+   * @default max(1, floor(epochMs / 10))
+   */
+  policyIntervalMs?: number;
   /**
    * Page data per CKPT_PAGES / SYNC_PAGES message, bytes.
    * @default 1048576
    */
   maxMessageBytes?: number;
   /**
-   * Live sync passes before the first checkpoint is taken regardless of convergence.
+   * Live sync passes after which, if the sync still does not converge and the throttle is at its cap
+   * (or the guest has no throttle), the last pass runs with the guest paused (stop-and-copy). A pass
+   * that does not converge throttles the guest one step up first. At most twice this many passes.
    * @default 8
    */
   maxSyncPasses?: number;
@@ -143,7 +167,8 @@ export interface PrimaryOptions {
  * - `arbitrating`: the secondary was lost; output stays corked until the arbiter answers.
  * - `unprotected`: won arbitration; output is released at once (no secondary).
  * - `deposed`: lost arbitration (or the grant); the guest is paused and output stays corked for good.
- * - `failed`: a checkpoint could not be made (too large for the secondary); guest paused, output corked.
+ * - `handed-over`: the policy decided `failover`: the last checkpoint was acknowledged, the guest is
+ *   paused for good, and this node went silent so that the secondary takes over.
  * - `closed`: `close()` finished.
  */
 export type PrimaryState =
@@ -154,7 +179,7 @@ export type PrimaryState =
   | 'arbitrating'
   | 'unprotected'
   | 'deposed'
-  | 'failed'
+  | 'handed-over'
   | 'closed';
 
 /** A checkpoint the secondary acknowledged. */
@@ -195,6 +220,11 @@ export interface PrimaryEvents {
   'peer-lost': [error: Error];
   /** The keepalive's view of the secondary changed. */
   peer: [change: StateChange];
+  /**
+   * The policy's decision changed (or the engine's sync or budget rule decided): see `PolicyEvent`.
+   * Emitted before the decision is applied.
+   */
+  policy: [event: PolicyEvent];
   /** Something failed that the engine handled (a guest that would not pause, a refused checkpoint). */
   error: [error: Error];
 }
@@ -211,6 +241,8 @@ export interface PrimaryStatus extends EngineStatus {
   shortenedEpochs: number;
   /** Output refused at the cork queue's hard cap (lost; never released). */
   refusedOutputs: number;
+  /** The policy: last decision, throttle, dirty and link rates, budget (see `PolicyStatus`). */
+  policy: PolicyStatus;
 }
 
 /** The protecting side: runs the guest's epochs and ships checkpoints to the secondary. */
@@ -255,6 +287,8 @@ interface Resolved {
   arbiter: Arbiter;
   nodeId: string;
   epochMs: number;
+  policy: CheckpointPolicy;
+  policyIntervalMs: number;
   maxMessageBytes: number;
   maxSyncPasses: number;
   syncConvergePages: number;
@@ -294,6 +328,9 @@ function resolveOptions(options: PrimaryOptions): Resolved {
     guest.memory.pageSizeBytes,
     64 * 1024 * 1024 - 65536,
   );
+  if (options.policy !== undefined && typeof options.policy !== 'function')
+    throw new InvalidOptionError('policy', 'must be a function (input) => decision');
+  const epochMs = numberOption('epochMs', options.epochMs, DEFAULT_EPOCH_MS, 1, 3_600_000);
   return {
     guest,
     output: options.output,
@@ -301,7 +338,15 @@ function resolveOptions(options: PrimaryOptions): Resolved {
     port,
     arbiter: arbiterOption(options.arbiter),
     nodeId: stringOption('nodeId', options.nodeId, `primary-${hostname()}-${process.pid}`),
-    epochMs: numberOption('epochMs', options.epochMs, DEFAULT_EPOCH_MS, 1, 3_600_000),
+    epochMs,
+    policy: options.policy ?? defaultPolicy,
+    policyIntervalMs: numberOption(
+      'policyIntervalMs',
+      options.policyIntervalMs,
+      Math.max(1, Math.floor(epochMs / POLICY_CHECKS_PER_EPOCH)),
+      1,
+      3_600_000,
+    ),
     maxMessageBytes,
     maxSyncPasses: numberOption('maxSyncPasses', options.maxSyncPasses, DEFAULT_MAX_SYNC_PASSES, 1, 1000),
     syncConvergePages: numberOption(
@@ -348,7 +393,12 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #capturing = false;
   #pendingTick = false;
   #epochTimer: NodeJS.Timeout | null = null;
-  #policyTimer: NodeJS.Timeout | null = null;
+  readonly #runner: PolicyRunner;
+  /** Bytes of a capture held back by the budget rule (the guest waits, paused); 0 normally. */
+  #blockedBytes = 0;
+  /** The guest must stay paused after a capture (stop-and-copy sync pass, hand-over). */
+  #holdGuest = false;
+  #handingOver = false;
   #epochStartedAt = process.hrtime.bigint();
   #syncPasses = 0;
   #syncWaiter: { pass: number; resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -371,6 +421,31 @@ class PrimaryEngine extends EventEmitter implements Primary {
     const cork = createCorkQueue({ ...this.#o.cork, source: this.#o.source });
     this.#path = new OutputPath(cork, this.#o.output);
     this.#path.onPressure = () => this.#shorten();
+    this.#runner = new PolicyRunner(
+      {
+        memory: this.#memory,
+        guest: this.#o.guest,
+        epochMs: this.#o.epochMs,
+        budgetBytes: () => this.#maxCheckpointBytes,
+        busy: () =>
+          this.#state !== 'protected' || this.#capturing || this.#handingOver || this.#blockedBytes > 0,
+        canCheckpointNow: () => this.#inFlight.length < this.#maxInFlight,
+        inFlight: () => {
+          let bytes = 0;
+          for (const f of this.#inFlight) bytes += f.bytes;
+          const oldest = this.#inFlight[0];
+          return { bytes, sinceShippedMs: oldest ? elapsedMs(oldest.shippedAt) : 0 };
+        },
+        epochElapsedMs: () => elapsedMs(this.#epochStartedAt),
+        shorten: () => this.#shorten(),
+        pauseUntilCheckpoint: () => this.#pauseUntilCheckpoint(),
+        failover: (reason) => void this.#handOver(reason),
+        report: (err) => this.#report(err),
+        emit: (event) => this.emit('policy', event),
+      },
+      this.#o.policy,
+      this.#o.policyIntervalMs,
+    );
   }
 
   get state(): PrimaryState {
@@ -439,6 +514,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
     } catch (err) {
       this.#lose(err as Error);
     }
+    // A stop-and-copy pass left the guest paused: the first checkpoint's capture resumes it.
+    this.#holdGuest = false;
     if ((this.#state as PrimaryState) === 'syncing') void this.#tick();
     await protectedNow;
   }
@@ -532,19 +609,31 @@ class PrimaryEngine extends EventEmitter implements Primary {
       );
   }
 
-  /** Live sync: whole memory, then what was dirtied meanwhile, until a pass is small. */
+  /**
+   * Live sync: whole memory, then what was dirtied meanwhile, until a pass is small (at most
+   * `syncConvergePages`, and under half the budget, since the first checkpoint carries what the last
+   * pass leaves dirty). A pass that does not converge throttles the guest one step up; once that cannot
+   * help any more, the last pass runs with the guest paused.
+   */
   async #sync(): Promise<void> {
     const o = this.#o;
     const m = this.#memory;
     m.markDirty(0, m.sizeBytes);
+    let previousPages = 0;
     for (let pass = 1; ; pass++) {
       if (this.#state !== 'syncing') throw new PeerLostError('the secondary was lost during sync');
+      if (!this.#holdGuest && pass > o.maxSyncPasses && this.#stopAndCopyDue(pass))
+        await this.#holdForSync(pass);
       const capture = m.capture();
       try {
         const runs = capturedRuns(capture);
         // Pages the store has never seen are zero there: a first pass leaves zero pages out.
         const pages = pageMessages('SYNC_PAGES', pass, runs, m.pageSizeBytes, o.maxMessageBytes, pass === 1);
-        const final = capture.complete && (pages.pageCount <= o.syncConvergePages || pass >= o.maxSyncPasses);
+        const smallPages = Math.min(
+          o.syncConvergePages,
+          Math.floor((this.#maxCheckpointBytes * SHORTEN_EPOCH_FRACTION) / m.pageSizeBytes),
+        );
+        const final = capture.complete && (pages.pageCount <= smallPages || this.#holdGuest);
         const acked = new Promise<void>((resolve, reject) => {
           this.#syncWaiter = { pass, resolve, reject };
         });
@@ -560,11 +649,39 @@ class PrimaryEngine extends EventEmitter implements Primary {
         this.#syncPasses = pass;
         this.emit('sync', { pass, pages: pages.pageCount, zeroPagesSkipped: pages.zeroPagesSkipped, final });
         if (final) return;
+        if (pass >= 2 && pages.pageCount > previousPages * SYNC_NON_CONVERGENCE_RATIO)
+          this.#runner.syncThrottleUp(pages.pageCount, previousPages);
+        previousPages = pages.pageCount;
       } finally {
         this.#syncWaiter = null;
         capture.release();
       }
     }
+  }
+
+  /** Whether throttling cannot make the sync converge any more (at the cap, or no throttle). */
+  #stopAndCopyDue(pass: number): boolean {
+    return (
+      this.#runner.throttlePercent >= THROTTLE_MAX_PERCENT ||
+      typeof this.#o.guest.throttle !== 'function' ||
+      pass > 2 * this.#o.maxSyncPasses
+    );
+  }
+
+  /** Pauses the guest for a last sync pass (stop-and-copy); it resumes after the first checkpoint's capture. */
+  async #holdForSync(pass: number): Promise<void> {
+    try {
+      await this.#o.guest.pause();
+    } catch (err) {
+      // It would not pause in time: go on with live passes.
+      this.#report(err as Error);
+      return;
+    }
+    this.#holdGuest = true;
+    this.#runner.recordEngineDecision(
+      { kind: 'pause', reason: `the sync does not converge: pass ${pass} runs with the guest paused` },
+      'sync',
+    );
   }
 
   #requireChannel(): Channel & MessageChannel {
@@ -618,8 +735,17 @@ class PrimaryEngine extends EventEmitter implements Primary {
         throw new PeerLostError(`the secondary said goodbye: ${message.detail}`);
       case 'BUDGET':
         if (message.maxCheckpointBytes < this.#memory.pageSizeBytes)
-          throw new UnexpectedMessageError('BUDGET below one page');
+          throw new FieldRangeError(
+            'BUDGET maxCheckpointBytes',
+            message.maxCheckpointBytes,
+            `one page (${this.#memory.pageSizeBytes} bytes) and up`,
+          );
         this.#maxCheckpointBytes = message.maxCheckpointBytes;
+        if (this.#blockedBytes > 0 && this.#blockedBytes <= message.maxCheckpointBytes) {
+          // The capture held back fits now: take it again (the guest is still paused).
+          this.#blockedBytes = 0;
+          void this.#tick();
+        }
         return;
       default:
         throw new UnexpectedMessageError(`${message.kind} is not sent to a primary`);
@@ -667,6 +793,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#keepalive?.evidenceOfLife('ack');
     const shipMs = elapsedMs(head.shippedAt);
     this.#rate.add(head.bytes);
+    this.#runner.onAck(head.bytes, shipMs);
     this.emit('checkpoint', {
       epoch,
       pageCount: head.pageCount,
@@ -693,12 +820,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
 
   #startTimers(): void {
     this.#scheduleEpoch();
-    const every = Math.max(1, Math.floor(this.#o.epochMs / 4));
-    this.#policyTimer = setInterval(() => {
-      const predicted = this.#memory.dirtyPageCount() * this.#memory.pageSizeBytes;
-      if (predicted >= this.#maxCheckpointBytes * SHORTEN_EPOCH_FRACTION) this.#shorten();
-    }, every);
-    this.#policyTimer.unref();
+    this.#runner.start();
   }
 
   #scheduleEpoch(): void {
@@ -719,11 +841,64 @@ class PrimaryEngine extends EventEmitter implements Primary {
     void this.#tick();
   }
 
+  /** The policy's `pause`: the guest stops now and runs again once the next checkpoint is captured. */
+  #pauseUntilCheckpoint(): void {
+    this.#o.guest.pause().catch((err: Error) => this.#report(err));
+    if (this.#capturing || this.#inFlight.length >= this.#maxInFlight) this.#pendingTick = true;
+    else void this.#tick();
+  }
+
+  /**
+   * The policy's `failover`: pause the guest, ship everything it did in one last checkpoint, and once
+   * that is acknowledged (its output released) go silent without a GOODBYE, so that the secondary
+   * convicts this node, wins arbitration and takes over from exactly that checkpoint. The guest stays
+   * paused here for good.
+   */
+  async #handOver(reason: string): Promise<void> {
+    if (this.#state !== 'protected' || this.#handingOver) return;
+    this.#handingOver = true;
+    this.#holdGuest = true;
+    try {
+      await this.#o.guest.pause();
+      await this.checkpoint();
+    } catch (err) {
+      this.#report(err as Error);
+      this.#handingOver = false;
+      this.#holdGuest = false;
+      if (this.#state === 'protected') {
+        this.#resumeGuest();
+        this.#runner.start();
+      }
+      return;
+    }
+    if (this.#state !== 'protected') return;
+    this.#stopTimers();
+    this.#lostHandled = true;
+    this.#setState('handed-over');
+    this.#report(new PeerLostError(`handed over to the secondary: ${reason}`));
+    await this.#teardownTransport();
+  }
+
+  /**
+   * The engine's budget rule, whatever the policy decided: a capture larger than the budget is never
+   * shipped. A checkpoint is atomic and cannot be split, so its pages are marked dirty again, the
+   * guest stays paused (output corked), and the capture is retried when the secondary raises its
+   * budget (or the node is closed).
+   */
+  #holdBack(runs: readonly CapturedRun[], captures: Capture[], bytes: number): void {
+    const size = this.#memory.pageSizeBytes;
+    for (const run of runs) this.#memory.markDirty(run.firstPage * size, run.pageCount * size);
+    for (const capture of captures) capture.release();
+    this.#blockedBytes = bytes;
+    this.#runner.onBlocked(bytes, this.#maxCheckpointBytes);
+    this.#report(new CheckpointTooLargeError(this.#epoch, bytes, this.#maxCheckpointBytes));
+  }
+
   /** One epoch boundary: pause, capture, seal, resume, ship. */
   async #tick(): Promise<void> {
     const first = this.#state === 'syncing';
     if (this.#state !== 'protected' && !first) return;
-    if (this.#capturing) return;
+    if (this.#capturing || this.#blockedBytes > 0) return;
     if (this.#inFlight.length >= this.#maxInFlight) {
       // Stretch: the next capture waits for the ACK that frees a slot.
       this.#pendingTick = true;
@@ -753,7 +928,14 @@ class PrimaryEngine extends EventEmitter implements Primary {
         return;
       }
       const epoch = this.#epoch;
-      if (this.listenerCount('capture') > 0) this.emit('capture', { epoch, pageCount: countPages(runs) });
+      const pageCount = countPages(runs);
+      const bytes = pageCount * this.#memory.pageSizeBytes;
+      if (bytes > this.#maxCheckpointBytes) {
+        this.#holdBack(runs, captures, bytes);
+        return;
+      }
+      this.#runner.onCapture(bytes);
+      if (this.listenerCount('capture') > 0) this.emit('capture', { epoch, pageCount });
       const cork = this.#path.cork;
       const batch = cork.seal(epoch);
       const serialized = cork.serialize(epoch);
@@ -764,15 +946,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       const pauseMs = elapsedMs(started);
       this.#pause.add(pauseMs);
       this.#keepalive?.setEpoch(epoch);
-
-      const pageCount = countPages(runs);
-      const bytes = pageCount * this.#memory.pageSizeBytes;
       this.#sizes.add(bytes);
-      if (bytes > this.#maxCheckpointBytes) {
-        for (const c of captures) c.release();
-        this.#fail(new CheckpointTooLargeError(epoch, bytes, this.#maxCheckpointBytes));
-        return;
-      }
       const flight: InFlight = {
         epoch,
         captures,
@@ -791,6 +965,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   }
 
   #resumeGuest(): void {
+    if (this.#holdGuest) return;
     try {
       this.#o.guest.resume();
     } catch (err) {
@@ -840,18 +1015,22 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
   }
 
-  #fail(error: Error): void {
-    this.#report(error);
-    this.#stopTimers();
-    this.#setState('failed');
-    void this.#o.guest.pause().catch(() => undefined);
-  }
-
   #stopTimers(): void {
     if (this.#epochTimer) clearTimeout(this.#epochTimer);
-    if (this.#policyTimer) clearInterval(this.#policyTimer);
     this.#epochTimer = null;
-    this.#policyTimer = null;
+    this.#runner.stop();
+  }
+
+  /**
+   * Protection ended (lost, or closed): lift the throttle and let a guest the policy or the budget
+   * rule held paused run again. Its output stays corked or goes direct as the state says.
+   */
+  #releaseGuest(): void {
+    this.#runner.liftThrottle();
+    const held = this.#holdGuest || this.#blockedBytes > 0 || this.#runner.pausedByPolicy;
+    this.#holdGuest = false;
+    this.#blockedBytes = 0;
+    if (held && !this.#capturing && this.#o.guest.state === 'paused') this.#resumeGuest();
   }
 
   /** The secondary is gone: drop what is in flight, keep output corked, ask the arbiter. */
@@ -863,6 +1042,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#stopTimers();
     this.#pendingTick = false;
     this.#setState('arbitrating');
+    this.#releaseGuest();
     this.emit('peer-lost', error);
     const channel = this.#channel;
     if (channel && !channel.closed) channel.destroy();
@@ -969,6 +1149,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       stretchedEpochs: this.#stretched,
       shortenedEpochs: this.#shortened,
       refusedOutputs: this.#path.refused,
+      policy: this.#runner.status(),
     };
   }
 
@@ -996,6 +1177,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
     this.#lostHandled = true;
     this.#stopTimers();
+    if (this.#state !== 'handed-over' && this.#state !== 'deposed') this.#releaseGuest();
     const heldGrant = this.#lease?.grant ?? null;
     this.#lease?.stop();
     this.#firstCheckpoint?.reject(new EngineStateError('closed before protection was established'));
@@ -1007,7 +1189,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     await this.#teardownTransport();
     if (heldGrant) await o.arbiter.release(heldGrant).catch(() => undefined);
     // The guest goes on unprotected: its output goes straight to the application again.
-    if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle')
+    if (this.#state !== 'deposed' && this.#state !== 'handed-over' && this.#state !== 'idle')
       o.guest.setOutput(o.output);
     this.#setState('closed');
   }

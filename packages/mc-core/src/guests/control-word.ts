@@ -10,6 +10,15 @@ export const CONTROL_RUN = 0;
 export const CONTROL_PAUSE = 1;
 export const CONTROL_STOP = 2;
 
+/**
+ * A second Int32 next to the control word holds the throttle percent (0 to 99): the share of wall
+ * time the workload sleeps at its safe points. A sleeping worker waits on the control word, so a
+ * pause or a stop still wakes it at once.
+ */
+export const THROTTLE_WORD = 1;
+/** Int32 words in the control buffer: the control word and the throttle word. */
+export const CONTROL_WORDS = 2;
+
 const ID_MASK = 0x1fffffff;
 
 /** The word's value for request number `id` in `state`. */

@@ -9,9 +9,11 @@ import {
   CONTROL_STOP,
   controlId,
   controlState,
+  THROTTLE_WORD,
   type WorkerBootData,
   type WorkerGuestMessage,
 } from './control-word.js';
+import { ThrottleClock } from './throttle.js';
 import type { WorkerGuestContext, WorkerGuestRun } from './worker.js';
 
 const boot = workerData as WorkerBootData;
@@ -20,13 +22,40 @@ const control = new Int32Array(boot.control);
 const memory = attachGuestMemory(boot.handle);
 let stopping = false;
 let acked = -1;
+const throttle = new ThrottleClock();
+/** When the workload last started running (after a sleep or a pause), while throttled. */
+let runningSince = 0;
 
 function post(message: WorkerGuestMessage, transfer?: ArrayBuffer[]): void {
   port.postMessage(message, transfer);
 }
 
+/** Sleeps the throttle's share of the time run since the last sleep; a pause or stop wakes it. */
+function throttled(value: number): number {
+  const percent = Atomics.load(control, THROTTLE_WORD);
+  if (percent === 0) {
+    throttle.percent = 0;
+    return value;
+  }
+  const now = performance.now();
+  if (throttle.percent === 0) {
+    // Just throttled: account from now, not from the last time it was.
+    throttle.percent = percent;
+    runningSince = now;
+    return value;
+  }
+  throttle.percent = percent;
+  const sleepMs = throttle.ran(now - runningSince);
+  runningSince = now;
+  if (sleepMs === 0) return value;
+  Atomics.wait(control, 0, value, sleepMs);
+  runningSince = performance.now();
+  return Atomics.load(control, 0);
+}
+
 function safePoint(): boolean {
   let value = Atomics.load(control, 0);
+  if (controlState(value) !== CONTROL_PAUSE) value = throttled(value);
   while (controlState(value) === CONTROL_PAUSE) {
     const id = controlId(value);
     if (id !== acked) {
@@ -37,6 +66,8 @@ function safePoint(): boolean {
     }
     Atomics.wait(control, 0, value);
     value = Atomics.load(control, 0);
+    // Paused time is not running time.
+    runningSince = performance.now();
   }
   if (controlState(value) === CONTROL_STOP) stopping = true;
   return !stopping;

@@ -1,0 +1,46 @@
+import { THROTTLE_MAX_PERCENT, THROTTLE_SLICE_MS } from '../constants.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/** Checks a throttle level: an integer percent from 0 to 99. */
+export function checkThrottlePercent(percent: unknown): number {
+  if (
+    typeof percent !== 'number' ||
+    !Number.isInteger(percent) ||
+    percent < 0 ||
+    percent > THROTTLE_MAX_PERCENT
+  )
+    throw new InvalidArgumentError(
+      `throttle must be an integer percent from 0 to ${THROTTLE_MAX_PERCENT}, got ${String(percent)}`,
+    );
+  return percent;
+}
+
+/**
+ * Turns a throttle percent into sleeps: the guest reports how long it ran, and after each slice of
+ * `THROTTLE_SLICE_MS` of running it is told to sleep `run * p / (100 - p)`, so it spends about `p`% of
+ * wall time not running. Slices, not single steps: a request or a loop iteration takes microseconds,
+ * far below what a timer can sleep.
+ */
+export class ThrottleClock {
+  #percent = 0;
+  #ranMs = 0;
+
+  get percent(): number {
+    return this.#percent;
+  }
+
+  set percent(value: number) {
+    this.#percent = value;
+    if (value === 0) this.#ranMs = 0;
+  }
+
+  /** Adds `ms` of running; returns how long to sleep now, ms (0: run on). */
+  ran(ms: number): number {
+    if (this.#percent === 0) return 0;
+    this.#ranMs += ms;
+    if (this.#ranMs < THROTTLE_SLICE_MS) return 0;
+    const sleepMs = (this.#ranMs * this.#percent) / (100 - this.#percent);
+    this.#ranMs = 0;
+    return sleepMs;
+  }
+}
