@@ -1,16 +1,17 @@
 /**
- * The secondary's checkpoint budget over epochs. A raised budget binds at once. A lowered one cannot:
- * the primary may have captured (and checked against the old budget) every epoch up to
- * `committed + maxInFlight` before the BUDGET message reaches it, since ACKs and BUDGET share one
- * ordered channel and a capture needs a free in-flight slot. So a lowered budget binds from epoch
- * `committed + maxInFlight + 1`; the epochs before keep the largest budget that was in force for them.
+ * The secondary's checkpoint budget over epochs. A budget set while `committed` is the last committed
+ * epoch reaches the primary behind the ACK of `committed` (one ordered channel), so the primary may
+ * still check every epoch up to `committed + maxInFlight` against the budget before (a capture needs
+ * a free in-flight slot). Each budget is therefore in force for a range of epochs, and a checkpoint is
+ * accepted up to the largest budget in force for its epoch: a raised budget binds at once, a lowered
+ * one from `committed + maxInFlight + 1`.
  */
 export class BudgetSchedule {
-  /** Budgets in the order they were set; `fromEpoch` is the first epoch each one binds. */
-  #entries: Array<{ fromEpoch: number; bytes: number }>;
+  /** Budgets in the order they were set; each may be in force for epochs `from <= e < until`. */
+  #entries: Array<{ from: number; until: number; bytes: number }>;
 
   constructor(initialBytes: number) {
-    this.#entries = [{ fromEpoch: 0, bytes: initialBytes }];
+    this.#entries = [{ from: 0, until: Number.POSITIVE_INFINITY, bytes: initialBytes }];
   }
 
   /** The budget advertised now (the latest one set). */
@@ -20,31 +21,23 @@ export class BudgetSchedule {
 
   /**
    * Sets a new budget while `committedEpoch` is the last committed epoch and `maxInFlight` checkpoints
-   * may be in flight. Returns the first epoch it binds.
+   * may be in flight. Returns the first epoch from which it is the only budget in force.
    */
   set(bytes: number, committedEpoch: number, maxInFlight: number): number {
-    const raised = bytes >= this.currentBytes;
-    const fromEpoch = raised ? committedEpoch + 1 : committedEpoch + maxInFlight + 1;
-    // Entries that no uncommitted epoch can fall under any more are dropped.
-    this.#entries = this.#entries.filter((_entry, i, all) => {
-      const next = all[i + 1];
-      return next === undefined || next.fromEpoch > committedEpoch + 1;
-    });
-    this.#entries.push({ fromEpoch, bytes });
+    const latest = this.#entries[this.#entries.length - 1]!;
+    latest.until = committedEpoch + maxInFlight + 1;
+    // Budgets no uncommitted epoch can fall under any more are forgotten.
+    this.#entries = this.#entries.filter((e) => e.until > committedEpoch + 1);
+    this.#entries.push({ from: committedEpoch + 1, until: Number.POSITIVE_INFINITY, bytes });
+    let fromEpoch = committedEpoch + 1;
+    for (const e of this.#entries) if (e.bytes > bytes) fromEpoch = Math.max(fromEpoch, e.until);
     return fromEpoch;
   }
 
-  /**
-   * The largest checkpoint accepted for `epoch`: the largest budget that may have been in force at the
-   * primary when it captured that epoch.
-   */
+  /** The largest checkpoint accepted for `epoch`: the largest budget that may be in force for it. */
   limitFor(epoch: number): number {
     let limit = 0;
-    for (let i = 0; i < this.#entries.length; i++) {
-      const next = this.#entries[i + 1];
-      // Entry i was still in force for `epoch` unless a later budget bound it already.
-      if (next === undefined || epoch < next.fromEpoch) limit = Math.max(limit, this.#entries[i]!.bytes);
-    }
+    for (const e of this.#entries) if (epoch >= e.from && epoch < e.until) limit = Math.max(limit, e.bytes);
     return limit;
   }
 }

@@ -61,8 +61,9 @@ function fraction(name: string, value: unknown, fallback: number, min: number): 
  *    checkpoint now (`shorten-epoch`) if a slot is free and what is dirty still fits; otherwise,
  *    from `pauseFraction` of the budget on (or once the dirty bytes exceed it), `pause` the guest
  *    until the in-flight checkpoint is acknowledged and the next one is taken.
- * 3. Easing: throttled, and the guest's estimated unthrottled dirty rate at one step lower stays
- *    under 80% of the link rate, and the level has held for `throttleStepMs`: one step down.
+ * 3. Easing: throttled, no budget pressure, the guest's estimated unthrottled dirty rate at one step
+ *    lower stays under 80% of the link rate, and the level has held for `throttleStepMs`: one step
+ *    down (99 → 90 → 80 → … → 20 → 0).
  * 4. Otherwise `proceed`.
  *
  * It never decides `proceed` or `shorten-epoch` when what is dirty already exceeds the budget, and
@@ -107,7 +108,7 @@ export function createDefaultPolicy(options: DefaultPolicyOptions = {}): Checkpo
         return { kind: 'pause', reason: 'the checkpoint would outgrow the budget before a slot is free' };
     }
 
-    if (stepDue && percent > 0) {
+    if (stepDue && percent > 0 && risk < budget * shortenFraction) {
       const down = throttleDown(percent);
       // What the guest would dirty unthrottled, then at the lower level.
       const demand = rate / (1 - percent / 100);
