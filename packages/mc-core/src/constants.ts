@@ -93,6 +93,14 @@ export const DEFAULT_THROTTLE_STEP_MS = 100;
  * rate, at the lower throttle, stays under this fraction of the link rate (hysteresis).
  */
 export const THROTTLE_EASE_HEADROOM = 0.8;
+/**
+ * The engine gives the guest a dirty quota of this fraction of the budget, in pages: a guest that
+ * reaches it waits at its next safe point (before its next request) until a capture empties the dirty
+ * log. The rest of the budget covers what the guest writes between two of its safe points.
+ */
+export const DIRTY_QUOTA_FRACTION = 0.75;
+/** A worker waiting on its dirty quota looks again this often, ms (a capture also wakes it). */
+export const DIRTY_QUOTA_POLL_MS = 1;
 /** Guests account their run time in slices of this length, ms, and sleep their share after each. */
 export const THROTTLE_SLICE_MS = 2;
 /** Default policy checks per epoch: `policyIntervalMs` defaults to `max(1, floor(epochMs / 10))`. */

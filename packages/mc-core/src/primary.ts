@@ -503,6 +503,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
     // From here every output of the guest is corked: epoch 1 collects it until the first checkpoint.
     this.#path.cork.open(this.#epoch);
     o.guest.setOutput(this.#path.append);
+    // The quota keeps even the first checkpoint (what the last sync pass leaves dirty) in the budget.
+    this.#runner.applyDirtyQuota();
     this.#setState('syncing');
     const protectedNow = new Promise<void>((resolve, reject) => {
       this.#firstCheckpoint = { resolve, reject };
@@ -625,6 +627,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
       if (!this.#holdGuest && pass > o.maxSyncPasses && this.#stopAndCopyDue(pass))
         await this.#holdForSync(pass);
       const capture = m.capture();
+      // The dirty log is empty again: a guest waiting on its quota goes on.
+      this.#runner.applyDirtyQuota();
       try {
         const runs = capturedRuns(capture);
         // Pages the store has never seen are zero there: a first pass leaves zero pages out.
@@ -741,6 +745,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
             `one page (${this.#memory.pageSizeBytes} bytes) and up`,
           );
         this.#maxCheckpointBytes = message.maxCheckpointBytes;
+        if (this.#state === 'syncing' || this.#state === 'protected') this.#runner.applyDirtyQuota();
         if (this.#blockedBytes > 0 && this.#blockedBytes <= message.maxCheckpointBytes) {
           // The capture held back fits now: take it again (the guest is still paused).
           this.#blockedBytes = 0;
@@ -942,6 +947,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       this.#epoch = epoch + 1;
       cork.open(this.#epoch);
       this.#epochStartedAt = started;
+      this.#runner.applyDirtyQuota();
       this.#resumeGuest();
       const pauseMs = elapsedMs(started);
       this.#pause.add(pauseMs);

@@ -1,4 +1,9 @@
-import { DIRTY_RATE_SMOOTHING_MS, LINK_RATE_SMOOTHING, THROTTLE_MAX_PERCENT } from '../constants.js';
+import {
+  DIRTY_QUOTA_FRACTION,
+  DIRTY_RATE_SMOOTHING_MS,
+  LINK_RATE_SMOOTHING,
+  THROTTLE_MAX_PERCENT,
+} from '../constants.js';
 import type { GuestMemory } from '../guest-memory.js';
 import type { Guest } from '../guests/contract.js';
 import {
@@ -48,6 +53,11 @@ export interface PolicyStatus {
   linkRateBytesPerSec: number;
   /** The secondary's budget now: the largest checkpoint it accepts, bytes. */
   budgetBytes: number;
+  /**
+   * The guest's dirty quota, pages: it waits at its safe points while this many pages are dirty
+   * (`DIRTY_QUOTA_FRACTION` of the budget); 0 when none is set or the guest has no quota.
+   */
+  dirtyQuotaPages: number;
   /** Decision changes so far (each was a `'policy'` event). */
   decisionChanges: number;
   /** The guest is paused by a `pause` decision, until the next checkpoint is captured. */
@@ -101,6 +111,7 @@ export class PolicyRunner {
   /** Dirty bytes and time of the last sample (null: the next sample only sets the baseline). */
   #sample: { atMs: number; bytes: number } | null = null;
   #capturedSinceSample = 0;
+  #quotaPages = 0;
 
   constructor(host: PolicyHost, policy: CheckpointPolicy, intervalMs: number) {
     this.#host = host;
@@ -128,11 +139,34 @@ export class PolicyRunner {
     this.#timer = null;
   }
 
-  /** Protection ended: the guest runs at full speed again. */
+  /** Protection ended: the guest runs at full speed again, without a dirty quota. */
   liftThrottle(): void {
     this.#paused = false;
     this.#blockedBytes = 0;
     if (this.#throttle !== 0) this.#setThrottle(0);
+    this.#setQuota(0);
+  }
+
+  /**
+   * Gives the guest its dirty quota from the budget now; called after every capture too, which tells
+   * a guest waiting on its quota to look again.
+   */
+  applyDirtyQuota(): void {
+    const m = this.#host.memory;
+    this.#setQuota(
+      Math.max(1, Math.floor((this.#host.budgetBytes() * DIRTY_QUOTA_FRACTION) / m.pageSizeBytes)),
+    );
+  }
+
+  #setQuota(pages: number): void {
+    const guest = this.#host.guest;
+    if (typeof guest.setDirtyQuota !== 'function') return;
+    try {
+      guest.setDirtyQuota(pages);
+      this.#quotaPages = pages;
+    } catch (err) {
+      this.#host.report(err as Error);
+    }
   }
 
   /** A checkpoint of `bytes` was captured: the guest runs again, and the dirty log starts empty. */
@@ -210,6 +244,7 @@ export class PolicyRunner {
       dirtyRateBytesPerSec: this.#dirtyRate.bytesPerSec,
       linkRateBytesPerSec: this.#linkRate.bytesPerSec,
       budgetBytes: host.budgetBytes(),
+      dirtyQuotaPages: this.#quotaPages,
       decisionChanges: this.#changes,
       pausedByPolicy: this.#paused,
       blockedBytes: this.#blockedBytes,
@@ -220,7 +255,9 @@ export class PolicyRunner {
     const host = this.#host;
     const now = performance.now();
     const dirtyBytes = host.memory.dirtyPageCount() * host.memory.pageSizeBytes;
-    const running = host.guest.state === 'running' && !this.#paused;
+    // A guest at its dirty quota waits: that time shows the link's pace, not the guest's demand.
+    const atQuota = this.#quotaPages > 0 && dirtyBytes >= this.#quotaPages * host.memory.pageSizeBytes;
+    const running = host.guest.state === 'running' && !this.#paused && !atQuota;
     if (running && this.#sample !== null) {
       const dirtied = Math.max(0, dirtyBytes - this.#sample.bytes + this.#capturedSinceSample);
       this.#dirtyRate.add(dirtied, now - this.#sample.atMs);

@@ -56,6 +56,14 @@ export interface Guest {
    * and resuming are unaffected. Throws `MC_ERR_INVALID_ARGUMENT` outside 0..99. Optional.
    */
   throttle?(percent: number): void;
+  /**
+   * Makes the workload wait at its next safe point (before its next request) while guest memory holds
+   * `pages` dirty pages or more, until a capture empties the dirty log; 0 lifts it. The engine sets it
+   * from the secondary's budget, so that a guest dirtying faster than epochs can be cut waits instead
+   * of outgrowing the budget. Counts the dirty bitmap, so it does not see the writes of opaque
+   * (scan-mode) writers. Optional.
+   */
+  setDirtyQuota?(pages: number): void;
   /** Routes output from now on to `sink` (the engine installs its cork queue here). */
   setOutput(sink: OutputSink): void;
   /** Stops the workload for good and releases its resources. Idempotent. */

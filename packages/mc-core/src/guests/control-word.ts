@@ -16,8 +16,13 @@ export const CONTROL_STOP = 2;
  * pause or a stop still wakes it at once.
  */
 export const THROTTLE_WORD = 1;
-/** Int32 words in the control buffer: the control word and the throttle word. */
-export const CONTROL_WORDS = 2;
+/**
+ * A third Int32 holds the dirty quota in pages (0: none): at a safe point, a worker whose guest memory
+ * has that many dirty pages waits until a capture empties the log (or a pause or stop wakes it).
+ */
+export const DIRTY_QUOTA_WORD = 2;
+/** Int32 words in the control buffer: control, throttle, dirty quota. */
+export const CONTROL_WORDS = 3;
 
 const ID_MASK = 0x1fffffff;
 

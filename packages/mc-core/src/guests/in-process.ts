@@ -16,7 +16,7 @@ import type { GuestMemory } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
-import { checkThrottlePercent, ThrottleClock } from './throttle.js';
+import { checkDirtyQuota, checkThrottlePercent, ThrottleClock } from './throttle.js';
 
 /** What a request handler may touch: the guest's memory and its output. */
 export interface InProcessGuestContext {
@@ -83,6 +83,11 @@ export interface InProcessGuest<Request> extends Guest {
    */
   throttle(percent: number): void;
   /**
+   * Holds back the next request while guest memory holds `pages` dirty pages or more (0 lifts it);
+   * setting it again (the engine does after each capture) looks again.
+   */
+  setDirtyQuota(pages: number): void;
+  /**
    * Queues a request; handles it at once if running and idle. Returns false when the queue has reached
    * `highWaterMark`: submit no more until `'drain'`. Throws `MC_ERR_GUEST_QUEUE_FULL` at
    * `maxQueuedRequests`, `MC_ERR_GUEST_CLOSED` once closed or failed.
@@ -129,6 +134,9 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   /** Set while the throttle keeps the next turn from starting. */
   #throttleTimer: NodeJS.Timeout | undefined;
   #turnStartedAt = 0;
+  #dirtyQuota = 0;
+  /** A request waits for the dirty log to empty (see `setDirtyQuota`). */
+  #overQuota = false;
 
   constructor(options: InProcessGuestOptions<Request>) {
     super();
@@ -201,6 +209,14 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
     }
   }
 
+  setDirtyQuota(pages: number): void {
+    this.#dirtyQuota = checkDirtyQuota(pages);
+    if (this.#overQuota) {
+      this.#overQuota = false;
+      if (this.#state === 'running') this.#schedule();
+    }
+  }
+
   setOutput(sink: OutputSink): void {
     if (typeof sink !== 'function') throw new InvalidOptionError('sink', 'must be a function');
     this.#sink = sink;
@@ -216,7 +232,8 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
       this.#state === 'running' &&
       !this.#busy &&
       this.#scheduled === undefined &&
-      this.#throttleTimer === undefined
+      this.#throttleTimer === undefined &&
+      !this.#overQuota
     )
       this.#drain();
     const below = this.queuedRequests < this.#highWaterMark;
@@ -284,6 +301,7 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
     if (
       this.#scheduled !== undefined ||
       this.#throttleTimer !== undefined ||
+      this.#overQuota ||
       this.#busy ||
       this.queuedRequests === 0
     )
@@ -313,6 +331,10 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
     if (this.#throttle.percent > 0) this.#turnStartedAt = performance.now();
     let handled = 0;
     while (this.#state === 'running' && this.queuedRequests > 0 && handled < this.#perTurn) {
+      if (this.#dirtyQuota > 0 && this.memory.dirtyPageCount() >= this.#dirtyQuota) {
+        this.#overQuota = true;
+        break;
+      }
       const request = this.#dequeue();
       handled++;
       this.#inRequest = true;

@@ -15,6 +15,13 @@ export function checkThrottlePercent(percent: unknown): number {
   return percent;
 }
 
+/** Checks a dirty quota: a non-negative integer number of pages. */
+export function checkDirtyQuota(pages: unknown): number {
+  if (typeof pages !== 'number' || !Number.isSafeInteger(pages) || pages < 0)
+    throw new InvalidArgumentError(`the dirty quota must be a page count >= 0, got ${String(pages)}`);
+  return pages;
+}
+
 /**
  * Turns a throttle percent into sleeps: the guest reports how long it ran, and after each slice of
  * `THROTTLE_SLICE_MS` of running it is told to sleep `run * p / (100 - p)`, so it spends about `p`% of

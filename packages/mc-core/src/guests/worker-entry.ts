@@ -3,12 +3,15 @@
 
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
+import { DIRTY_QUOTA_POLL_MS } from '../constants.js';
 import { attachGuestMemory } from '../guest-memory.js';
 import {
   CONTROL_PAUSE,
+  CONTROL_RUN,
   CONTROL_STOP,
   controlId,
   controlState,
+  DIRTY_QUOTA_WORD,
   THROTTLE_WORD,
   type WorkerBootData,
   type WorkerGuestMessage,
@@ -53,9 +56,19 @@ function throttled(value: number): number {
   return Atomics.load(control, 0);
 }
 
+/** Waits while guest memory holds as many dirty pages as the quota allows; a pause or stop wakes it. */
+function withinQuota(value: number): number {
+  for (;;) {
+    const quota = Atomics.load(control, DIRTY_QUOTA_WORD);
+    if (quota === 0 || controlState(value) !== CONTROL_RUN || memory.dirtyPageCount() < quota) return value;
+    Atomics.wait(control, 0, value, DIRTY_QUOTA_POLL_MS);
+    value = Atomics.load(control, 0);
+  }
+}
+
 function safePoint(): boolean {
   let value = Atomics.load(control, 0);
-  if (controlState(value) !== CONTROL_PAUSE) value = throttled(value);
+  if (controlState(value) !== CONTROL_PAUSE) value = withinQuota(throttled(value));
   while (controlState(value) === CONTROL_PAUSE) {
     const id = controlId(value);
     if (id !== acked) {

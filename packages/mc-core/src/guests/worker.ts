@@ -12,6 +12,7 @@ import {
   CONTROL_STOP,
   CONTROL_WORDS,
   controlValue,
+  DIRTY_QUOTA_WORD,
   nextControlId,
   THROTTLE_WORD,
   type WorkerBootData,
@@ -19,7 +20,7 @@ import {
 } from './control-word.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
-import { checkThrottlePercent } from './throttle.js';
+import { checkDirtyQuota, checkThrottlePercent } from './throttle.js';
 
 /** What a worker workload's `run()` receives. */
 export interface WorkerGuestContext {
@@ -83,6 +84,11 @@ export interface WorkerGuest extends Guest {
    * A pause or a stop wakes a sleeping workload at once.
    */
   throttle(percent: number): void;
+  /**
+   * Makes the workload wait at its safe points while guest memory holds `pages` dirty pages or more
+   * (0 lifts it). The engine sets it from the secondary's budget.
+   */
+  setDirtyQuota(pages: number): void;
 }
 
 // From dist the bootstrap is dist/worker-entry.js next to dist/index.js. From TypeScript sources (this
@@ -223,6 +229,13 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
     // Read by the worker at its next safe point.
     Atomics.store(this.#control, THROTTLE_WORD, percent);
     // Ends a sleep in progress early, so lifting or lowering the throttle takes effect at once.
+    Atomics.notify(this.#control, 0);
+  }
+
+  setDirtyQuota(pages: number): void {
+    checkDirtyQuota(pages);
+    Atomics.store(this.#control, DIRTY_QUOTA_WORD, pages);
+    // A worker waiting on the quota looks again now (after a capture, or when the quota is lifted).
     Atomics.notify(this.#control, 0);
   }
 
