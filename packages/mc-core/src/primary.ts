@@ -390,6 +390,12 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #inFlight: InFlight[] = [];
   #maxInFlight = 1;
   #maxCheckpointBytes = 0;
+  /**
+   * After a lowered BUDGET, the epoch that was running when it arrived (and any before it) may still
+   * be shipped under the budget before: its pages were dirtied under it, and the secondary accepts it
+   * (see BudgetSchedule). Later epochs get the new one, which the guest's dirty quota already follows.
+   */
+  #budgetGrace: { bytes: number; throughEpoch: number } | null = null;
   #capturing = false;
   #pendingTick = false;
   #epochTimer: NodeJS.Timeout | null = null;
@@ -663,6 +669,13 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
   }
 
+  /** The largest checkpoint the secondary accepts for `epoch`, bytes. */
+  #budgetFor(epoch: number): number {
+    const grace = this.#budgetGrace;
+    if (grace === null || epoch > grace.throughEpoch) return this.#maxCheckpointBytes;
+    return Math.max(grace.bytes, this.#maxCheckpointBytes);
+  }
+
   /** Whether throttling cannot make the sync converge any more (at the cap, or no throttle). */
   #stopAndCopyDue(pass: number): boolean {
     return (
@@ -744,9 +757,14 @@ class PrimaryEngine extends EventEmitter implements Primary {
             message.maxCheckpointBytes,
             `one page (${this.#memory.pageSizeBytes} bytes) and up`,
           );
+        {
+          const before = this.#budgetFor(this.#epoch);
+          if (message.maxCheckpointBytes < before)
+            this.#budgetGrace = { bytes: before, throughEpoch: this.#epoch };
+        }
         this.#maxCheckpointBytes = message.maxCheckpointBytes;
         if (this.#state === 'syncing' || this.#state === 'protected') this.#runner.applyDirtyQuota();
-        if (this.#blockedBytes > 0 && this.#blockedBytes <= message.maxCheckpointBytes) {
+        if (this.#blockedBytes > 0 && this.#blockedBytes <= this.#budgetFor(this.#epoch)) {
           // The capture held back fits now: take it again (the guest is still paused).
           this.#blockedBytes = 0;
           void this.#tick();
@@ -758,6 +776,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
   }
 
   #violation(error: Error): void {
+    // During HELLO the attach fails with it (start() rejects); later the session is lost.
+    this.#helloWaiter?.reject(error);
     const channel = this.#channel;
     if (channel && !channel.closed) {
       if (error instanceof ProtocolError) {
@@ -895,8 +915,9 @@ class PrimaryEngine extends EventEmitter implements Primary {
     for (const run of runs) this.#memory.markDirty(run.firstPage * size, run.pageCount * size);
     for (const capture of captures) capture.release();
     this.#blockedBytes = bytes;
-    this.#runner.onBlocked(bytes, this.#maxCheckpointBytes);
-    this.#report(new CheckpointTooLargeError(this.#epoch, bytes, this.#maxCheckpointBytes));
+    const budget = this.#budgetFor(this.#epoch);
+    this.#runner.onBlocked(bytes, budget);
+    this.#report(new CheckpointTooLargeError(this.#epoch, bytes, budget));
   }
 
   /** One epoch boundary: pause, capture, seal, resume, ship. */
@@ -935,7 +956,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       const epoch = this.#epoch;
       const pageCount = countPages(runs);
       const bytes = pageCount * this.#memory.pageSizeBytes;
-      if (bytes > this.#maxCheckpointBytes) {
+      if (bytes > this.#budgetFor(epoch)) {
         this.#holdBack(runs, captures, bytes);
         return;
       }

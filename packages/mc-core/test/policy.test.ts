@@ -25,6 +25,7 @@ function input(overrides: Partial<PolicyInput> = {}): PolicyInput {
     throttlePercent: 0,
     msSinceThrottleChange: 1_000,
     canCheckpointNow: true,
+    atDirtyQuota: false,
     pageSizeBytes: PAGE,
     ...overrides,
   };
@@ -40,6 +41,7 @@ const inputArb: fc.Arbitrary<PolicyInput> = fc
     throttle: fc.integer({ min: 0, max: 99 }),
     msSinceThrottleChange: fc.double({ min: 0, max: 10_000, noNaN: true }),
     canCheckpointNow: fc.boolean(),
+    atDirtyQuota: fc.boolean(),
     elapsed: fc.double({ min: 0, max: 1_000, noNaN: true }),
   })
   .map((r) =>
@@ -52,6 +54,7 @@ const inputArb: fc.Arbitrary<PolicyInput> = fc
       throttlePercent: r.throttle,
       msSinceThrottleChange: r.msSinceThrottleChange,
       canCheckpointNow: r.canCheckpointNow,
+      atDirtyQuota: r.atDirtyQuota,
       elapsedInEpochMs: r.elapsed,
     }),
   );
@@ -108,6 +111,8 @@ describe('the default policy', () => {
     expect(defaultPolicy(input({ ...outrun, canCheckpointNow: false, linkRateBytesPerSec: 0 })).kind).toBe(
       'proceed',
     );
+    // A guest waiting at its dirty quota outruns the checkpoints, whatever the rates say.
+    expect(defaultPolicy(input({ atDirtyQuota: true }))).toMatchObject({ kind: 'throttle', percent: 20 });
     // The level was changed too recently: hold it.
     expect(defaultPolicy(input({ ...outrun, canCheckpointNow: false, msSinceThrottleChange: 10 })).kind).toBe(
       'proceed',
@@ -170,9 +175,11 @@ describe('the default policy', () => {
           expect(d.kind).not.toBe('proceed');
         if (!i.canCheckpointNow && i.predictedBytes >= i.secondaryBudgetBytes)
           expect(['pause', 'throttle']).toContain(d.kind);
-        // Throttling down never happens under budget pressure.
-        if (d.kind === 'throttle' && d.percent < i.throttlePercent)
+        // Throttling down never happens under budget pressure, nor at the dirty quota.
+        if (d.kind === 'throttle' && d.percent < i.throttlePercent) {
           expect(i.predictedBytes).toBeLessThan(i.secondaryBudgetBytes * 0.5);
+          expect(i.atDirtyQuota).toBe(false);
+        }
         // The default policy never fails over.
         expect(d.kind).not.toBe('failover');
       }),
@@ -249,16 +256,17 @@ describe('policy decisions from user policies', () => {
 describe('the secondary budget schedule', () => {
   it('bind a raised budget at once and a lowered one only after the epochs that may be in flight', () => {
     const budget = new BudgetSchedule(1 << 20);
-    // Committed 4, two in flight allowed: 5 and 6 may already be captured under the old budget.
-    expect(budget.set(1 << 18, 4, 2)).toBe(7);
+    // Committed 4, two in flight allowed: 5 and 6 may already be captured under the old budget, and 7
+    // may be running, its pages dirtied under it.
+    expect(budget.set(1 << 18, 4, 2)).toBe(8);
     expect(budget.currentBytes).toBe(1 << 18);
     expect(budget.limitFor(5)).toBe(1 << 20);
-    expect(budget.limitFor(6)).toBe(1 << 20);
-    expect(budget.limitFor(7)).toBe(1 << 18);
-    // Raised again at committed 5: in force from 6 on, alone from 7 (6 may still be under 1 MiB).
-    expect(budget.set(1 << 19, 5, 2)).toBe(7);
-    expect(budget.limitFor(6)).toBe(1 << 20);
-    expect(budget.limitFor(7)).toBe(1 << 19);
+    expect(budget.limitFor(7)).toBe(1 << 20);
+    expect(budget.limitFor(8)).toBe(1 << 18);
+    // Raised again at committed 5: in force from 6 on, alone from 8 (7 may still be under 1 MiB).
+    expect(budget.set(1 << 19, 5, 2)).toBe(8);
+    expect(budget.limitFor(7)).toBe(1 << 20);
+    expect(budget.limitFor(8)).toBe(1 << 19);
     expect(budget.limitFor(100)).toBe(1 << 19);
   });
 
@@ -274,7 +282,8 @@ describe('the secondary budget schedule', () => {
           const schedule = new BudgetSchedule(1 << 20);
           // Budget k was set while `committed` was c_k. The primary can capture epoch e under it only
           // after hearing of it (e > c_k) and until it hears of the next one: every epoch it captures
-          // before that is at most c_{k+1} + maxInFlight (ACKs and BUDGET share one ordered channel).
+          // before that, or is running then, is at most c_{k+1} + maxInFlight + 1 (ACKs and BUDGET
+          // share one ordered channel).
           const history: Array<{ committed: number; bytes: number }> = [{ committed: -1, bytes: 1 << 20 }];
           let committed = 0;
           for (const change of changes) {
@@ -282,16 +291,19 @@ describe('the secondary budget schedule', () => {
             schedule.set(change.bytes, committed, maxInFlight);
             history.push({ committed, bytes: change.bytes });
           }
-          for (let epoch = committed + 1; epoch <= committed + maxInFlight + 2; epoch++) {
+          for (let epoch = committed + 1; epoch <= committed + maxInFlight + 3; epoch++) {
             let mayHold = 0;
             history.forEach((budget, k) => {
               const next = history[k + 1];
-              if (epoch > budget.committed && (next === undefined || epoch <= next.committed + maxInFlight))
+              if (
+                epoch > budget.committed &&
+                (next === undefined || epoch <= next.committed + maxInFlight + 1)
+              )
                 mayHold = Math.max(mayHold, budget.bytes);
             });
             expect(schedule.limitFor(epoch)).toBeGreaterThanOrEqual(mayHold);
           }
-          expect(schedule.limitFor(committed + maxInFlight + 1)).toBe(history.at(-1)!.bytes);
+          expect(schedule.limitFor(committed + maxInFlight + 2)).toBe(history.at(-1)!.bytes);
         },
       ),
       { numRuns: 1000 },

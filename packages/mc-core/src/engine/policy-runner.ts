@@ -286,6 +286,7 @@ export class PolicyRunner {
       throttlePercent: this.#throttle,
       msSinceThrottleChange: now - this.#throttleChangedAt,
       canCheckpointNow,
+      atDirtyQuota: atQuota,
       pageSizeBytes: host.memory.pageSizeBytes,
     };
     this.#lastInput = input;

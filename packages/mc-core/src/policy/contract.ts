@@ -32,6 +32,12 @@ export interface PolicyInput {
   msSinceThrottleChange: number;
   /** A staging slot is free: a checkpoint taken now ships at once (else it waits for an ACK). */
   canCheckpointNow: boolean;
+  /**
+   * The guest has as many dirty pages as its dirty quota allows (see `Guest.setDirtyQuota`) and waits
+   * for the next capture: it would dirty faster than checkpoints are cut. False for a guest without
+   * a quota.
+   */
+  atDirtyQuota: boolean;
   /** Page size of the guest memory, bytes: the smallest unit a checkpoint grows by. */
   pageSizeBytes: number;
 }

@@ -53,15 +53,17 @@ function fraction(name: string, value: unknown, fallback: number, min: number): 
 /**
  * The default checkpoint policy, a pure function of its input. In order:
  * 1. Rate pressure: the guest dirties faster than the link ships (`dirtyRate > linkRate`) while the
- *    link is busy (no slot free: a checkpoint is still being shipped), and the throttle has held its
- *    level for `throttleStepMs`: throttle one step up (20%, +10%, cap 99%). An idle link is not the
- *    bottleneck, whatever a latency-bound rate measured on small checkpoints says.
+ *    link is busy (no slot free: a checkpoint is still being shipped), or it waits at its dirty quota
+ *    (it dirties faster than checkpoints are cut), and the throttle has held its level for
+ *    `throttleStepMs` (counted from the start of protection too): throttle one step up (20%, +10%,
+ *    cap 99%). An idle link is not the bottleneck, whatever a latency-bound rate measured on small
+ *    checkpoints says.
  *    The engine applies a throttle change and asks again at once, so this never delays 2.
  * 2. Budget: the predicted checkpoint (or the dirty bytes) reaches `shortenFraction` of the budget:
  *    checkpoint now (`shorten-epoch`) if a slot is free and what is dirty still fits; otherwise,
  *    from `pauseFraction` of the budget on (or once the dirty bytes exceed it), `pause` the guest
  *    until the in-flight checkpoint is acknowledged and the next one is taken.
- * 3. Easing: throttled, no budget pressure, the guest's estimated unthrottled dirty rate at one step
+ * 3. Easing: throttled, no budget pressure, not at the dirty quota, the guest's estimated unthrottled dirty rate at one step
  *    lower stays under 80% of the link rate, and the level has held for `throttleStepMs`: one step
  *    down (99 → 90 → 80 → … → 20 → 0).
  * 4. Otherwise `proceed`.
@@ -93,7 +95,8 @@ export function createDefaultPolicy(options: DefaultPolicyOptions = {}): Checkpo
     const rate = input.dirtyRateBytesPerSec;
     const stepDue = input.msSinceThrottleChange >= stepMs;
 
-    if (stepDue && !input.canCheckpointNow && link > 0 && rate > link && percent < THROTTLE_MAX_PERCENT)
+    const outrun = input.atDirtyQuota || (!input.canCheckpointNow && link > 0 && rate > link);
+    if (stepDue && outrun && percent < THROTTLE_MAX_PERCENT)
       return {
         kind: 'throttle',
         percent: throttleUp(percent),
@@ -108,7 +111,7 @@ export function createDefaultPolicy(options: DefaultPolicyOptions = {}): Checkpo
         return { kind: 'pause', reason: 'the checkpoint would outgrow the budget before a slot is free' };
     }
 
-    if (stepDue && percent > 0 && risk < budget * shortenFraction) {
+    if (stepDue && percent > 0 && !input.atDirtyQuota && risk < budget * shortenFraction) {
       const down = throttleDown(percent);
       // What the guest would dirty unthrottled, then at the lower level.
       const demand = rate / (1 - percent / 100);
