@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BudgetSchedule } from '../src/engine/budget-schedule.js';
 import { InvalidArgumentError, InvalidOptionError } from '../src/errors.js';
+import { DirtyQuotaGate } from '../src/guests/throttle.js';
 import { checkDecision, type PolicyDecision, type PolicyInput } from '../src/policy/contract.js';
 import {
   createDefaultPolicy,
@@ -307,6 +308,38 @@ describe('the secondary budget schedule', () => {
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe('the dirty quota gate', () => {
+  it('never let a guest that writes up to 8 pages per call go on at or over its quota, counting less often far below it (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 3000 }),
+        (quota, writes) => {
+          const gate = new DirtyQuotaGate();
+          gate.quota = quota;
+          let dirty = 0;
+          let counts = 0;
+          const count = () => {
+            counts++;
+            return dirty;
+          };
+          for (const pages of writes) {
+            if (gate.reached(count)) {
+              expect(dirty).toBeGreaterThanOrEqual(quota);
+              return;
+            }
+            expect(dirty).toBeLessThan(quota);
+            dirty += pages;
+          }
+          if (quota > 1000 && writes.length > 100 && dirty < quota / 4)
+            expect(counts).toBeLessThan(writes.length);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -16,7 +16,7 @@ import type { GuestMemory } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
-import { checkDirtyQuota, checkThrottlePercent, ThrottleClock } from './throttle.js';
+import { checkDirtyQuota, checkThrottlePercent, DirtyQuotaGate, ThrottleClock } from './throttle.js';
 
 /** What a request handler may touch: the guest's memory and its output. */
 export interface InProcessGuestContext {
@@ -134,7 +134,8 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   /** Set while the throttle keeps the next turn from starting. */
   #throttleTimer: NodeJS.Timeout | undefined;
   #turnStartedAt = 0;
-  #dirtyQuota = 0;
+  readonly #dirtyQuota = new DirtyQuotaGate();
+  readonly #countDirty = () => this.memory.dirtyPageCount();
   /** A request waits for the dirty log to empty (see `setDirtyQuota`). */
   #overQuota = false;
 
@@ -210,7 +211,7 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   }
 
   setDirtyQuota(pages: number): void {
-    this.#dirtyQuota = checkDirtyQuota(pages);
+    this.#dirtyQuota.quota = checkDirtyQuota(pages);
     if (this.#overQuota) {
       this.#overQuota = false;
       if (this.#state === 'running') this.#schedule();
@@ -331,7 +332,7 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
     if (this.#throttle.percent > 0) this.#turnStartedAt = performance.now();
     let handled = 0;
     while (this.#state === 'running' && this.queuedRequests > 0 && handled < this.#perTurn) {
-      if (this.#dirtyQuota > 0 && this.memory.dirtyPageCount() >= this.#dirtyQuota) {
+      if (this.#dirtyQuota.reached(this.#countDirty)) {
         this.#overQuota = true;
         break;
       }

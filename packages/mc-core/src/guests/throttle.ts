@@ -1,4 +1,4 @@
-import { THROTTLE_MAX_PERCENT, THROTTLE_SLICE_MS } from '../constants.js';
+import { DIRTY_QUOTA_CHECK_STRIDE, THROTTLE_MAX_PERCENT, THROTTLE_SLICE_MS } from '../constants.js';
 import { InvalidArgumentError } from '../errors.js';
 
 /** Checks a throttle level: an integer percent from 0 to 99. */
@@ -20,6 +20,42 @@ export function checkDirtyQuota(pages: unknown): number {
   if (typeof pages !== 'number' || !Number.isSafeInteger(pages) || pages < 0)
     throw new InvalidArgumentError(`the dirty quota must be a page count >= 0, got ${String(pages)}`);
   return pages;
+}
+
+/**
+ * Decides at a safe point whether the guest has reached its dirty quota. Counting the bitmap costs
+ * time in proportion to the memory, so far below the quota it skips up to `DIRTY_QUOTA_CHECK_STRIDE - 1`
+ * calls: as many as leave room for 8 pages per call before half the quota; from half on it counts at
+ * every call.
+ */
+export class DirtyQuotaGate {
+  #quota = 0;
+  #skip = 0;
+
+  get quota(): number {
+    return this.#quota;
+  }
+
+  set quota(pages: number) {
+    this.#quota = pages;
+    this.#skip = 0;
+  }
+
+  /** True when `countDirty()` pages or more are dirty: the guest must wait. */
+  reached(countDirty: () => number): boolean {
+    if (this.#quota === 0) return false;
+    if (this.#skip > 0) {
+      this.#skip--;
+      return false;
+    }
+    const dirty = countDirty();
+    if (dirty >= this.#quota) return true;
+    this.#skip = Math.max(
+      0,
+      Math.min(DIRTY_QUOTA_CHECK_STRIDE - 1, Math.floor((this.#quota - 2 * dirty) / 16)),
+    );
+    return false;
+  }
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   type WorkerBootData,
   type WorkerGuestMessage,
 } from './control-word.js';
-import { ThrottleClock } from './throttle.js';
+import { DirtyQuotaGate, ThrottleClock } from './throttle.js';
 import type { WorkerGuestContext, WorkerGuestRun } from './worker.js';
 
 const boot = workerData as WorkerBootData;
@@ -56,11 +56,15 @@ function throttled(value: number): number {
   return Atomics.load(control, 0);
 }
 
+const quotaGate = new DirtyQuotaGate();
+const countDirty = () => memory.dirtyPageCount();
+
 /** Waits while guest memory holds as many dirty pages as the quota allows; a pause or stop wakes it. */
 function withinQuota(value: number): number {
   for (;;) {
     const quota = Atomics.load(control, DIRTY_QUOTA_WORD);
-    if (quota === 0 || controlState(value) !== CONTROL_RUN || memory.dirtyPageCount() < quota) return value;
+    if (quota !== quotaGate.quota) quotaGate.quota = quota;
+    if (controlState(value) !== CONTROL_RUN || !quotaGate.reached(countDirty)) return value;
     Atomics.wait(control, 0, value, DIRTY_QUOTA_POLL_MS);
     value = Atomics.load(control, 0);
   }
