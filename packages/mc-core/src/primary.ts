@@ -927,6 +927,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     if (this.#capturing || this.#blockedBytes > 0) return;
     if (this.#inFlight.length >= this.#maxInFlight) {
       // Stretch: the next capture waits for the ACK that frees a slot.
+      if (!this.#pendingTick) this.#runner.onStretch();
       this.#pendingTick = true;
       return;
     }

@@ -124,7 +124,9 @@ export interface SecondaryOptions {
    */
   maxInFlight?: number;
   /**
-   * Largest checkpoint accepted, bytes of page data; the primary checkpoints early to stay under it.
+   * The budget: largest checkpoint accepted, bytes of page data (one page to `memory.sizeBytes`).
+   * Advertised in HELLO; the primary's policy and dirty quota keep every checkpoint under it. Changed
+   * at run time with `setBudget()`.
    * @default memory.sizeBytes
    */
   maxCheckpointBytes?: number;

@@ -106,8 +106,13 @@ describe('the checkpoint policy in the engine, over TCP', () => {
     expect(primary.state).toBe('protected');
     expect(primary.status().policy.blockedBytes).toBe(0);
 
-    // In order: checkpoints cut early first, then the throttle, and the easing once the writer slowed.
-    const shorten = firstIndex(events, (e) => e.decision.kind === 'shorten-epoch', fastFrom);
+    // In order: checkpoints cut early (or waited for) first, then the throttle, and the easing once the
+    // writer slowed.
+    const shorten = firstIndex(
+      events,
+      (e) => e.decision.kind === 'shorten-epoch' || e.decision.kind === 'pause',
+      fastFrom,
+    );
     const up = firstIndex(events, isThrottleUp, fastFrom);
     const ease = firstIndex(events, isThrottleDown, slowFrom);
     expect(shorten).toBeGreaterThanOrEqual(0);

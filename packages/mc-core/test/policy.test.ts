@@ -25,6 +25,7 @@ function input(overrides: Partial<PolicyInput> = {}): PolicyInput {
     elapsedInEpochMs: 0,
     throttlePercent: 0,
     msSinceThrottleChange: 1_000,
+    strainedEpochsSinceThrottleChange: 3,
     canCheckpointNow: true,
     atDirtyQuota: false,
     pageSizeBytes: PAGE,
@@ -41,6 +42,7 @@ const inputArb: fc.Arbitrary<PolicyInput> = fc
     linkRate: fc.oneof(fc.constant(0), fc.double({ min: 1, max: 1e10, noNaN: true })),
     throttle: fc.integer({ min: 0, max: 99 }),
     msSinceThrottleChange: fc.double({ min: 0, max: 10_000, noNaN: true }),
+    strained: fc.nat(5),
     canCheckpointNow: fc.boolean(),
     atDirtyQuota: fc.boolean(),
     elapsed: fc.double({ min: 0, max: 1_000, noNaN: true }),
@@ -54,6 +56,7 @@ const inputArb: fc.Arbitrary<PolicyInput> = fc
       linkRateBytesPerSec: r.linkRate,
       throttlePercent: r.throttle,
       msSinceThrottleChange: r.msSinceThrottleChange,
+      strainedEpochsSinceThrottleChange: r.strained,
       canCheckpointNow: r.canCheckpointNow,
       atDirtyQuota: r.atDirtyQuota,
       elapsedInEpochMs: r.elapsed,
@@ -112,6 +115,10 @@ describe('the default policy', () => {
     expect(defaultPolicy(input({ ...outrun, canCheckpointNow: false, linkRateBytesPerSec: 0 })).kind).toBe(
       'proceed',
     );
+    // Not before cutting epochs was tried since the last change.
+    expect(
+      defaultPolicy(input({ ...outrun, canCheckpointNow: false, strainedEpochsSinceThrottleChange: 0 })).kind,
+    ).toBe('proceed');
     // A guest waiting at its dirty quota outruns the checkpoints, whatever the rates say.
     expect(defaultPolicy(input({ atDirtyQuota: true }))).toMatchObject({ kind: 'throttle', percent: 20 });
     // The level was changed too recently: hold it.

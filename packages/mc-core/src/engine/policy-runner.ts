@@ -112,6 +112,8 @@ export class PolicyRunner {
   #sample: { atMs: number; bytes: number } | null = null;
   #capturedSinceSample = 0;
   #quotaPages = 0;
+  /** Epochs cut early, paused for or stretched since the throttle last changed. */
+  #strained = 0;
 
   constructor(host: PolicyHost, policy: CheckpointPolicy, intervalMs: number) {
     this.#host = host;
@@ -130,6 +132,7 @@ export class PolicyRunner {
   start(): void {
     this.stop();
     this.#throttleChangedAt = performance.now();
+    this.#strained = 0;
     this.#timer = setInterval(() => this.check(), this.#intervalMs);
     this.#timer.unref();
   }
@@ -174,6 +177,11 @@ export class PolicyRunner {
     this.#paused = false;
     this.#blockedBytes = 0;
     if (this.#sample !== null) this.#capturedSinceSample += bytes;
+  }
+
+  /** An epoch was stretched: its checkpoint waits for the ACK of the one before. */
+  onStretch(): void {
+    this.#strained++;
   }
 
   /** A checkpoint of `bytes` was acknowledged `shipMs` after it was shipped. */
@@ -285,6 +293,7 @@ export class PolicyRunner {
       elapsedInEpochMs: host.epochElapsedMs(),
       throttlePercent: this.#throttle,
       msSinceThrottleChange: now - this.#throttleChangedAt,
+      strainedEpochsSinceThrottleChange: this.#strained,
       canCheckpointNow,
       atDirtyQuota: atQuota,
       pageSizeBytes: host.memory.pageSizeBytes,
@@ -311,6 +320,7 @@ export class PolicyRunner {
       case 'proceed':
         return false;
       case 'shorten-epoch':
+        this.#strained++;
         host.shorten();
         return false;
       case 'throttle':
@@ -318,6 +328,7 @@ export class PolicyRunner {
         return this.#setThrottle(decision.percent);
       case 'pause':
         if (!this.#paused) {
+          this.#strained++;
           this.#paused = true;
           host.pauseUntilCheckpoint();
         }
@@ -341,6 +352,7 @@ export class PolicyRunner {
     }
     this.#throttle = percent;
     this.#throttleChangedAt = performance.now();
+    this.#strained = 0;
     return true;
   }
 

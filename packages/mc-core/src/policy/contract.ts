@@ -30,6 +30,12 @@ export interface PolicyInput {
   throttlePercent: number;
   /** Time since the throttle last changed (or since protection began), ms. */
   msSinceThrottleChange: number;
+  /**
+   * Since the throttle last changed (or protection began): checkpoints cut early or waited for (the
+   * engine applied `shorten-epoch` or `pause`), plus epochs stretched because the checkpoint before
+   * was still unacknowledged. Shows that cutting epochs alone has been tried.
+   */
+  strainedEpochsSinceThrottleChange: number;
   /** A staging slot is free: a checkpoint taken now ships at once (else it waits for an ACK). */
   canCheckpointNow: boolean;
   /**

@@ -54,10 +54,11 @@ function fraction(name: string, value: unknown, fallback: number, min: number): 
  * The default checkpoint policy, a pure function of its input. In order:
  * 1. Rate pressure: the guest dirties faster than the link ships (`dirtyRate > linkRate`) while the
  *    link is busy (no slot free: a checkpoint is still being shipped), or it waits at its dirty quota
- *    (it dirties faster than checkpoints are cut), and the throttle has held its level for
- *    `throttleStepMs` (counted from the start of protection too): throttle one step up (20%, +10%,
- *    cap 99%). An idle link is not the bottleneck, whatever a latency-bound rate measured on small
- *    checkpoints says.
+ *    (it dirties faster than checkpoints are cut); cutting epochs was tried since the last change
+ *    (a checkpoint shortened or paused for, or an epoch stretched); and the throttle has held its
+ *    level for `throttleStepMs` (counted from the start of protection too): throttle one step up
+ *    (20%, +10%, cap 99%). An idle link is not the bottleneck, whatever a latency-bound rate measured
+ *    on small checkpoints says.
  *    The engine applies a throttle change and asks again at once, so this never delays 2.
  * 2. Budget: the predicted checkpoint (or the dirty bytes) reaches `shortenFraction` of the budget:
  *    checkpoint now (`shorten-epoch`) if a slot is free and what is dirty still fits; otherwise,
@@ -96,7 +97,8 @@ export function createDefaultPolicy(options: DefaultPolicyOptions = {}): Checkpo
     const stepDue = input.msSinceThrottleChange >= stepMs;
 
     const outrun = input.atDirtyQuota || (!input.canCheckpointNow && link > 0 && rate > link);
-    if (stepDue && outrun && percent < THROTTLE_MAX_PERCENT)
+    const strained = input.strainedEpochsSinceThrottleChange > 0;
+    if (stepDue && outrun && strained && percent < THROTTLE_MAX_PERCENT)
       return {
         kind: 'throttle',
         percent: throttleUp(percent),
