@@ -67,6 +67,8 @@ function withinQuota(value: number): number {
     if (controlState(value) !== CONTROL_RUN || !quotaGate.reached(countDirty)) return value;
     Atomics.wait(control, 0, value, DIRTY_QUOTA_POLL_MS);
     value = Atomics.load(control, 0);
+    // Waiting on the quota is not running time either.
+    if (throttle.percent !== 0) runningSince = performance.now();
   }
 }
 
