@@ -221,7 +221,8 @@ export interface PrimaryEvents {
   /** The keepalive's view of the secondary changed. */
   peer: [change: StateChange];
   /**
-   * The policy's decision changed (or the engine's sync or budget rule decided): see `PolicyEvent`.
+   * The decision changed, or who took it (the policy, or the engine's sync or budget rule): see
+   * `PolicyEvent`.
    * Emitted before the decision is applied.
    */
   policy: [event: PolicyEvent];

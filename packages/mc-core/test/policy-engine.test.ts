@@ -169,6 +169,54 @@ describe('the checkpoint policy in the engine, over TCP', () => {
     expect(primary.status().policy.budgetBytes).toBe(64 * PAGE);
   });
 
+  it('never ship a capture larger than the budget: hold it back with the guest paused until the secondary raises its budget', async () => {
+    const arbiter = new InProcessArbiter();
+    const { secondary, port } = await startSecondary({
+      arbiter,
+      memoryOptions: { sizeBytes: SIZE },
+      maxCheckpointBytes: 16 * PAGE,
+    });
+    const memory = createGuestMemory({ sizeBytes: SIZE });
+    const released: number[] = [];
+    const guest = createInProcessGuest<number>({
+      memory,
+      // One request writes `pages` pages at once: more than the whole budget, past any quota.
+      handler: (pages, context) => {
+        memory.write(0, new Uint8Array(pages * PAGE).fill(7));
+        context.output(1, new Uint8Array([pages]));
+      },
+      output: () => undefined,
+    });
+    cleanups.push(() => guest.close());
+    const primary = makePrimary(guest, (_t, d) => released.push(d[0]!), port, arbiter, { epochMs: 20 });
+    const commits: Array<{ epoch: number; bytes: number }> = [];
+    secondary.on('commit', ({ epoch, bytes }) => commits.push({ epoch, bytes }));
+    const errors: Error[] = [];
+    primary.on('error', (err) => errors.push(err));
+    const events: PolicyEvent[] = [];
+    primary.on('policy', (e) => events.push(e));
+    await primary.start();
+    guest.submit(32);
+    await until(() => primary.status().policy.blockedBytes > 0, 10_000, 'the capture held back');
+    expect(primary.status().policy.blockedBytes).toBe(32 * PAGE);
+    expect(guest.state).toBe('paused');
+    expect(errors.some((e) => (e as { code?: string }).code === 'MC_ERR_CHECKPOINT_TOO_LARGE')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ source: 'budget', decision: { kind: 'pause' } });
+    guest.submit(1); // queued: the guest waits
+    await sleep(50);
+    expect(released).toEqual([]);
+    expect(guest.handledRequests).toBe(1);
+    expect(commits.every((c) => c.bytes <= 16 * PAGE)).toBe(true);
+    // A larger budget lets the held-back checkpoint go, whole.
+    secondary.setBudget(64 * PAGE);
+    await until(() => released.length === 2, 10_000, 'output released after the larger checkpoint');
+    expect(released).toEqual([32, 1]);
+    expect(commits.some((c) => c.bytes === 32 * PAGE)).toBe(true);
+    expect(primary.status().policy.blockedBytes).toBe(0);
+    expect(primary.state).toBe('protected');
+    expect(secondary.state).toBe('protecting');
+  });
+
   it('honour a user policy that pauses the guest, and report a policy that throws while the default decides', async () => {
     const arbiter = new InProcessArbiter();
     const { port } = await startSecondary({ arbiter, memoryOptions: { sizeBytes: SIZE } });

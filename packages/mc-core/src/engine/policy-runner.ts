@@ -26,7 +26,7 @@ import { AveragedRate, SmoothedRate } from './rates.js';
  */
 export type PolicySource = 'policy' | 'sync' | 'budget';
 
-/** A change of the policy's decision (the `'policy'` event of a primary). */
+/** A change of the decision, or of who took it (the `'policy'` event of a primary). */
 export interface PolicyEvent {
   decision: PolicyDecision;
   previous: PolicyDecision;
@@ -101,6 +101,7 @@ export class PolicyRunner {
   readonly #dirtyRate = new SmoothedRate(DIRTY_RATE_SMOOTHING_MS);
   readonly #linkRate = new AveragedRate(LINK_RATE_SMOOTHING);
   #decision: PolicyDecision = PROCEED;
+  #source: PolicySource = 'policy';
   #changes = 0;
   #throttle = 0;
   #throttleChangedAt = performance.now();
@@ -358,8 +359,10 @@ export class PolicyRunner {
 
   #record(decision: PolicyDecision, source: PolicySource, input: PolicyInput | null): void {
     const previous = this.#decision;
+    const previousSource = this.#source;
     this.#decision = decision;
-    if (sameDecision(previous, decision)) return;
+    this.#source = source;
+    if (sameDecision(previous, decision) && source === previousSource) return;
     this.#changes++;
     const throttlePercent =
       decision.kind === 'throttle' && typeof this.#host.guest.throttle === 'function'
