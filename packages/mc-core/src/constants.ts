@@ -66,10 +66,60 @@ export const DEFAULT_ARBITER_TTL_MS = 5_000;
 /** Default time `close()` waits for the last checkpoint's ACK and for the peer to end the session. */
 export const DEFAULT_ENGINE_CLOSE_TIMEOUT_MS = 2_000;
 /**
- * The policy checkpoints early once the dirty pages of the running epoch reach this fraction of the
- * secondary's largest checkpoint, so an epoch never outgrows what the secondary accepts.
+ * The default policy checkpoints early once the predicted checkpoint reaches this fraction of the
+ * secondary's budget (its largest checkpoint), so an epoch never outgrows what the secondary accepts.
  */
 export const SHORTEN_EPOCH_FRACTION = 0.5;
+/**
+ * When no checkpoint can be taken now (the one in flight holds the slot), the default policy pauses
+ * the guest once the predicted checkpoint reaches this fraction of the budget. The prediction already
+ * includes the expected wait for the ACK plus one policy interval, so the whole budget is the mark:
+ * a pause costs the workload its progress, and the engine's budget rule backs a wrong estimate.
+ */
+export const PAUSE_BUDGET_FRACTION = 1;
+/** Auto-converge: the first throttle step, percent of wall time the guest does not run. */
+export const THROTTLE_START_PERCENT = 20;
+/** Auto-converge: each further step (and each step back when easing), percent. */
+export const THROTTLE_STEP_PERCENT = 10;
+/** Auto-converge: the throttle never goes above this, percent (the guest always runs a little). */
+export const THROTTLE_MAX_PERCENT = 99;
+/**
+ * Default time each throttle level is held before the default policy steps it again, ms: long enough
+ * for the smoothed dirty rate to show what the last step did.
+ */
+export const DEFAULT_THROTTLE_STEP_MS = 100;
+/**
+ * The default policy eases the throttle one step only if the guest's estimated unthrottled dirty
+ * rate, at the lower throttle, stays under this fraction of the link rate (hysteresis).
+ */
+export const THROTTLE_EASE_HEADROOM = 0.8;
+/**
+ * The engine gives the guest a dirty quota of this fraction of the budget, in pages: a guest that
+ * reaches it waits at its next safe point (before its next request) until a capture empties the dirty
+ * log. The rest of the budget covers what the guest writes between two of its safe points.
+ */
+export const DIRTY_QUOTA_FRACTION = 0.75;
+/**
+ * Far under its dirty quota, a guest counts the dirty bitmap at most every this many safe points (or
+ * requests), leaving room for 8 pages per call before half the quota; from half on, at every one.
+ * Counting costs about 2 µs per 64 MiB of guest memory.
+ */
+export const DIRTY_QUOTA_CHECK_STRIDE = 16;
+/** A worker waiting on its dirty quota looks again this often, ms (a capture also wakes it). */
+export const DIRTY_QUOTA_POLL_MS = 1;
+/** Guests account their run time in slices of this length, ms, and sleep their share after each. */
+export const THROTTLE_SLICE_MS = 2;
+/** Default policy checks per epoch: `policyIntervalMs` defaults to `max(1, floor(epochMs / 10))`. */
+export const POLICY_CHECKS_PER_EPOCH = 10;
+/** Time constant of the smoothed dirty rate, ms (exponentially weighted over running time). */
+export const DIRTY_RATE_SMOOTHING_MS = 100;
+/** Weight of each new checkpoint in the smoothed link rate (exponential moving average). */
+export const LINK_RATE_SMOOTHING = 0.25;
+/**
+ * Live sync: a pass that carried more than this fraction of the previous pass's pages does not
+ * converge, and the engine throttles the guest one step up (auto-converge) instead of giving up.
+ */
+export const SYNC_NON_CONVERGENCE_RATIO = 0.5;
 /** Pause times and checkpoint sizes kept for the status percentiles (the most recent ones). */
 export const METRICS_WINDOW = 1024;
 /** Default name of the protected workload, stamped on its output (io-cork's `source`). */

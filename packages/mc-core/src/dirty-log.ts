@@ -31,13 +31,18 @@ function maskBetween(from: number, to: number): number {
   return (high & ~((1 << from) - 1)) >>> 0;
 }
 
-/** Number of set bits in the log: the pages the next capture will copy (in bitmap mode). */
+/**
+ * Number of set bits in the log: the pages the next capture will copy (in bitmap mode). A snapshot
+ * that writers may overtake at once, so plain reads do (aligned 32-bit elements are tear-free): they
+ * run several times faster than `Atomics.load` per word, and the guests count at every safe point
+ * while a dirty quota is set.
+ */
 export function countDirtyPages(bitmap: Uint32Array, pageCount: number): number {
   let count = 0;
   const words = Math.ceil(pageCount / 32);
   const tail = pageCount & 31;
   for (let w = 0; w < words; w++) {
-    let v = Atomics.load(bitmap, w);
+    let v = bitmap[w]!;
     if (v === 0) continue;
     if (w === words - 1 && tail !== 0) v &= (1 << tail) - 1;
     v -= (v >>> 1) & 0x55555555;

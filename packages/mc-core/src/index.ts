@@ -68,11 +68,18 @@ export {
   DEFAULT_RDMA_RING_BYTES,
   DEFAULT_REQUESTS_PER_TURN,
   DEFAULT_SYNC_CONVERGE_PAGES,
+  DEFAULT_THROTTLE_STEP_MS,
   DEFAULT_WORKLOAD_SOURCE,
+  DIRTY_QUOTA_FRACTION,
   MAX_PAGE_SIZE_BYTES,
   MIN_PAGE_SIZE_BYTES,
+  PAUSE_BUDGET_FRACTION,
+  POLICY_CHECKS_PER_EPOCH,
   SHORTEN_EPOCH_FRACTION,
   STAGING_SLAB_COUNT,
+  THROTTLE_MAX_PERCENT,
+  THROTTLE_START_PERCENT,
+  THROTTLE_STEP_PERCENT,
 } from './constants.js';
 export type { ChannelMessage, MessageChannel } from './engine/channel.js';
 export type {
@@ -82,6 +89,7 @@ export type {
   PeerStatus,
 } from './engine/common.js';
 export type { SampleSummary } from './engine/metrics.js';
+export type { PolicyEvent, PolicySource, PolicyStatus } from './engine/policy-runner.js';
 export type { RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
 export type { SwitchoverEvent } from './engine/switchover.js';
 export type { EngineTransportOptions } from './engine/transport-option.js';
@@ -141,6 +149,19 @@ export {
 } from './guests/worker.js';
 export type { KernelName } from './kernel.js';
 export type { MemoryLayout } from './layout.js';
+export type {
+  CheckpointPolicy,
+  PolicyDecision,
+  PolicyDecisionKind,
+  PolicyInput,
+} from './policy/contract.js';
+export {
+  createDefaultPolicy,
+  type DefaultPolicyOptions,
+  defaultPolicy,
+  throttleDown,
+  throttleUp,
+} from './policy/default-policy.js';
 export {
   type CheckpointEvent,
   createPrimary,
@@ -192,6 +213,7 @@ export {
   UnknownMessageTypeError,
 } from './protocol/protocol-errors.js';
 export {
+  type BudgetChange,
   type CommitEvent,
   createSecondary,
   type Secondary,

@@ -19,8 +19,11 @@ import {
   DEFAULT_MAX_SYNC_PASSES,
   DEFAULT_SYNC_CONVERGE_PAGES,
   DEFAULT_WORKLOAD_SOURCE,
+  POLICY_CHECKS_PER_EPOCH,
   SHORTEN_EPOCH_FRACTION,
   STAGING_SLAB_COUNT,
+  SYNC_NON_CONVERGENCE_RATIO,
+  THROTTLE_MAX_PERCENT,
 } from './constants.js';
 import { type MessageChannel, receiveMessage, sendAll, sendMessage, waitForDrain } from './engine/channel.js';
 import {
@@ -42,6 +45,7 @@ import {
 } from './engine/heartbeat-security.js';
 import { elapsedMs, RateMeter, SampleWindow } from './engine/metrics.js';
 import { OutputPath } from './engine/output-path.js';
+import { type PolicyEvent, PolicyRunner, type PolicyStatus } from './engine/policy-runner.js';
 import { connectRdmaSim, maxPageFrameBytes, type RdmaSimTransportOptions } from './engine/rdma-sim-link.js';
 import { type SurvivorHandoff, survivorHandoff } from './engine/reprotect.js';
 import type { SwitchoverEvent } from './engine/switchover.js';
@@ -58,6 +62,8 @@ import {
   SwitchoverError,
 } from './errors.js';
 import type { Guest, OutputSink } from './guests/contract.js';
+import type { CheckpointPolicy } from './policy/contract.js';
+import { defaultPolicy } from './policy/default-policy.js';
 import { type CapturedRun, checkpointMessages, pageMessages } from './protocol/checkpoint-messages.js';
 import {
   GOODBYE_REASONS,
@@ -66,7 +72,12 @@ import {
   PROTOCOL_VERSION,
   ROLES,
 } from './protocol/messages.js';
-import { HandshakeError, ProtocolError, UnexpectedMessageError } from './protocol/protocol-errors.js';
+import {
+  FieldRangeError,
+  HandshakeError,
+  ProtocolError,
+  UnexpectedMessageError,
+} from './protocol/protocol-errors.js';
 
 /** Where the secondary listens for its primary. */
 export interface PeerAddressOption {
@@ -95,18 +106,31 @@ export interface PrimaryOptions {
    */
   nodeId?: string;
   /**
-   * Epoch length: a checkpoint every `epochMs` milliseconds (sooner when the dirty pages approach
-   * half of what the secondary accepts, later when the previous checkpoint is still in flight).
+   * Epoch length: a checkpoint every `epochMs` milliseconds (sooner when the policy shortens the
+   * epoch, later when the previous checkpoint is still in flight).
    * @default 20
    */
   epochMs?: number;
+  /**
+   * The checkpoint policy, asked every `policyIntervalMs` while protected (see `CheckpointPolicy`).
+   * Whatever it decides, no checkpoint larger than the secondary's budget is ever shipped.
+   * @default defaultPolicy
+   */
+  policy?: CheckpointPolicy;
+  /**
+   * How often the policy is asked, ms.
+   * @default max(1, floor(epochMs / 10))
+   */
+  policyIntervalMs?: number;
   /**
    * Page data per CKPT_PAGES / SYNC_PAGES message, bytes.
    * @default 1048576
    */
   maxMessageBytes?: number;
   /**
-   * Live sync passes before the first checkpoint is taken regardless of convergence.
+   * Live sync passes after which, if the sync still does not converge and the throttle is at its cap
+   * (or the guest has no throttle), the last pass runs with the guest paused (stop-and-copy). A pass
+   * that does not converge throttles the guest one step up first. At most twice this many passes.
    * @default 8
    */
   maxSyncPasses?: number;
@@ -163,9 +187,10 @@ export interface PrimaryOptions {
  * - `arbitrating`: the secondary was lost; output stays corked until the arbiter answers.
  * - `unprotected`: won arbitration; output is released at once (no secondary).
  * - `deposed`: lost arbitration (or the grant); the guest is paused and output stays corked for good.
- * - `failed`: a checkpoint could not be made (too large for the secondary); guest paused, output corked.
  * - `handing-over`: `switchover()` drained its last checkpoint and sent HANDOVER; awaiting the reply.
- * - `handed-over`: the secondary took the workload over; this guest stays paused, nothing leaves here.
+ * - `handed-over`: the secondary took the workload over (a `switchover()`, or the policy decided
+ *   `failover`: the last checkpoint was acknowledged and this node went silent); this guest stays
+ *   paused, nothing leaves here.
  * - `reprotected`: the `Primary` from `protect()` drives the workload now.
  * - `closed`: `close()` finished.
  */
@@ -177,7 +202,6 @@ export type PrimaryState =
   | 'arbitrating'
   | 'unprotected'
   | 'deposed'
-  | 'failed'
   | 'handing-over'
   | 'handed-over'
   | 'reprotected'
@@ -221,6 +245,12 @@ export interface PrimaryEvents {
   'peer-lost': [error: Error];
   /** The keepalive's view of the secondary changed. */
   peer: [change: StateChange];
+  /**
+   * The decision changed, or who took it (the policy, or the engine's sync or budget rule): see
+   * `PolicyEvent`.
+   * Emitted before the decision is applied.
+   */
+  policy: [event: PolicyEvent];
   /** Something failed that the engine handled (a guest that would not pause, a refused checkpoint). */
   error: [error: Error];
   /** A planned switchover finished: the secondary accepted the handover. */
@@ -241,6 +271,8 @@ export interface PrimaryStatus extends EngineStatus {
   refusedOutputs: number;
   /** The planned switchover, once done (its timings); null before. */
   switchover: SwitchoverEvent | null;
+  /** The policy: last decision, throttle, dirty and link rates, budget (see `PolicyStatus`). */
+  policy: PolicyStatus;
 }
 
 /** The protecting side: runs the guest's epochs and ships checkpoints to the secondary. */
@@ -307,6 +339,8 @@ interface Resolved {
   arbiter: Arbiter;
   nodeId: string;
   epochMs: number;
+  policy: CheckpointPolicy;
+  policyIntervalMs: number;
   maxMessageBytes: number;
   maxSyncPasses: number;
   syncConvergePages: number;
@@ -347,6 +381,9 @@ function resolveOptions(options: PrimaryOptions): Resolved {
     guest.memory.pageSizeBytes,
     64 * 1024 * 1024 - 65536,
   );
+  if (options.policy !== undefined && typeof options.policy !== 'function')
+    throw new InvalidOptionError('policy', 'must be a function (input) => decision');
+  const epochMs = numberOption('epochMs', options.epochMs, DEFAULT_EPOCH_MS, 1, 3_600_000);
   return {
     guest,
     output: options.output,
@@ -354,7 +391,15 @@ function resolveOptions(options: PrimaryOptions): Resolved {
     port,
     arbiter: arbiterOption(options.arbiter),
     nodeId: stringOption('nodeId', options.nodeId, `primary-${hostname()}-${process.pid}`),
-    epochMs: numberOption('epochMs', options.epochMs, DEFAULT_EPOCH_MS, 1, 3_600_000),
+    epochMs,
+    policy: options.policy ?? defaultPolicy,
+    policyIntervalMs: numberOption(
+      'policyIntervalMs',
+      options.policyIntervalMs,
+      Math.max(1, Math.floor(epochMs / POLICY_CHECKS_PER_EPOCH)),
+      1,
+      3_600_000,
+    ),
     maxMessageBytes,
     maxSyncPasses: numberOption('maxSyncPasses', options.maxSyncPasses, DEFAULT_MAX_SYNC_PASSES, 1, 1000),
     syncConvergePages: numberOption(
@@ -400,10 +445,21 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #inFlight: InFlight[] = [];
   #maxInFlight = 1;
   #maxCheckpointBytes = 0;
+  /**
+   * After a lowered BUDGET, the epoch that was running when it arrived (and any before it) may still
+   * be shipped under the budget before: its pages were dirtied under it, and the secondary accepts it
+   * (see BudgetSchedule). Later epochs get the new one, which the guest's dirty quota already follows.
+   */
+  #budgetGrace: { bytes: number; throughEpoch: number } | null = null;
   #capturing = false;
   #pendingTick = false;
   #epochTimer: NodeJS.Timeout | null = null;
-  #policyTimer: NodeJS.Timeout | null = null;
+  readonly #runner: PolicyRunner;
+  /** Bytes of a capture held back by the budget rule (the guest waits, paused); 0 normally. */
+  #blockedBytes = 0;
+  /** The guest must stay paused after a capture (stop-and-copy sync pass, hand-over). */
+  #holdGuest = false;
+  #handingOver = false;
   #epochStartedAt = process.hrtime.bigint();
   #syncPasses = 0;
   #syncWaiter: { pass: number; resolve: () => void; reject: (e: Error) => void } | null = null;
@@ -436,6 +492,31 @@ class PrimaryEngine extends EventEmitter implements Primary {
     const cork = resume?.cork ?? createCorkQueue({ ...this.#o.cork, source: this.#o.source });
     this.#path = new OutputPath(cork, this.#o.output);
     this.#path.onPressure = () => this.#shorten();
+    this.#runner = new PolicyRunner(
+      {
+        memory: this.#memory,
+        guest: this.#o.guest,
+        epochMs: this.#o.epochMs,
+        budgetBytes: () => this.#maxCheckpointBytes,
+        busy: () =>
+          this.#state !== 'protected' || this.#capturing || this.#handingOver || this.#blockedBytes > 0,
+        canCheckpointNow: () => this.#inFlight.length < this.#maxInFlight,
+        inFlight: () => {
+          let bytes = 0;
+          for (const f of this.#inFlight) bytes += f.bytes;
+          const oldest = this.#inFlight[0];
+          return { bytes, sinceShippedMs: oldest ? elapsedMs(oldest.shippedAt) : 0 };
+        },
+        epochElapsedMs: () => elapsedMs(this.#epochStartedAt),
+        shorten: () => this.#shorten(),
+        pauseUntilCheckpoint: () => this.#pauseUntilCheckpoint(),
+        failover: (reason) => void this.#handOver(reason),
+        report: (err) => this.#report(err),
+        emit: (event) => this.emit('policy', event),
+      },
+      this.#o.policy,
+      this.#o.policyIntervalMs,
+    );
   }
 
   get state(): PrimaryState {
@@ -513,6 +594,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
       }
       await o.arbiter.release(held).catch((err: Error) => this.#report(err));
     }
+    // The quota keeps even the first checkpoint (what the last sync pass leaves dirty) in the budget.
+    this.#runner.applyDirtyQuota();
     this.#setState('syncing');
     const protectedNow = new Promise<void>((resolve, reject) => {
       this.#firstCheckpoint = { resolve, reject };
@@ -524,6 +607,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
     } catch (err) {
       this.#lose(err as Error);
     }
+    // A stop-and-copy pass left the guest paused: the first checkpoint's capture resumes it.
+    this.#holdGuest = false;
     if ((this.#state as PrimaryState) === 'syncing') void this.#tick();
     await protectedNow;
   }
@@ -620,19 +705,33 @@ class PrimaryEngine extends EventEmitter implements Primary {
       );
   }
 
-  /** Live sync: whole memory, then what was dirtied meanwhile, until a pass is small. */
+  /**
+   * Live sync: whole memory, then what was dirtied meanwhile, until a pass is small (at most
+   * `syncConvergePages`, and under half the budget, since the first checkpoint carries what the last
+   * pass leaves dirty). A pass that does not converge throttles the guest one step up; once that cannot
+   * help any more, the last pass runs with the guest paused.
+   */
   async #sync(): Promise<void> {
     const o = this.#o;
     const m = this.#memory;
     m.markDirty(0, m.sizeBytes);
+    let previousPages = 0;
     for (let pass = 1; ; pass++) {
       if (this.#state !== 'syncing') throw new PeerLostError('the secondary was lost during sync');
+      if (!this.#holdGuest && pass > o.maxSyncPasses && this.#stopAndCopyDue(pass))
+        await this.#holdForSync(pass);
       const capture = m.capture();
+      // The dirty log is empty again: a guest waiting on its quota goes on.
+      this.#runner.applyDirtyQuota();
       try {
         const runs = capturedRuns(capture);
         // Pages the store has never seen are zero there: a first pass leaves zero pages out.
         const pages = pageMessages('SYNC_PAGES', pass, runs, m.pageSizeBytes, o.maxMessageBytes, pass === 1);
-        const final = capture.complete && (pages.pageCount <= o.syncConvergePages || pass >= o.maxSyncPasses);
+        const smallPages = Math.min(
+          o.syncConvergePages,
+          Math.floor((this.#maxCheckpointBytes * SHORTEN_EPOCH_FRACTION) / m.pageSizeBytes),
+        );
+        const final = capture.complete && (pages.pageCount <= smallPages || this.#holdGuest);
         const acked = new Promise<void>((resolve, reject) => {
           this.#syncWaiter = { pass, resolve, reject };
         });
@@ -648,6 +747,9 @@ class PrimaryEngine extends EventEmitter implements Primary {
         this.#syncPasses = pass;
         this.emit('sync', { pass, pages: pages.pageCount, zeroPagesSkipped: pages.zeroPagesSkipped, final });
         if (final) return;
+        if (pass >= 2 && pages.pageCount > previousPages * SYNC_NON_CONVERGENCE_RATIO)
+          this.#runner.syncThrottleUp(pages.pageCount, previousPages);
+        previousPages = pages.pageCount;
       } finally {
         this.#syncWaiter = null;
         capture.release();
@@ -675,6 +777,38 @@ class PrimaryEngine extends EventEmitter implements Primary {
       control.destroy();
       throw err instanceof AttachError ? err : new AttachError('could not set up the RDMA link', err);
     }
+  }
+
+  /** The largest checkpoint the secondary accepts for `epoch`, bytes. */
+  #budgetFor(epoch: number): number {
+    const grace = this.#budgetGrace;
+    if (grace === null || epoch > grace.throughEpoch) return this.#maxCheckpointBytes;
+    return Math.max(grace.bytes, this.#maxCheckpointBytes);
+  }
+
+  /** Whether throttling cannot make the sync converge any more (at the cap, or no throttle). */
+  #stopAndCopyDue(pass: number): boolean {
+    return (
+      this.#runner.throttlePercent >= THROTTLE_MAX_PERCENT ||
+      typeof this.#o.guest.throttle !== 'function' ||
+      pass > 2 * this.#o.maxSyncPasses
+    );
+  }
+
+  /** Pauses the guest for a last sync pass (stop-and-copy); it resumes after the first checkpoint's capture. */
+  async #holdForSync(pass: number): Promise<void> {
+    try {
+      await this.#o.guest.pause();
+    } catch (err) {
+      // It would not pause in time: go on with live passes.
+      this.#report(err as Error);
+      return;
+    }
+    this.#holdGuest = true;
+    this.#runner.recordEngineDecision(
+      { kind: 'pause', reason: `the sync does not converge: pass ${pass} runs with the guest paused` },
+      'sync',
+    );
   }
 
   #requireChannel(): MessageChannel {
@@ -732,8 +866,23 @@ class PrimaryEngine extends EventEmitter implements Primary {
         throw new PeerLostError(`the secondary said goodbye: ${message.detail}`);
       case 'BUDGET':
         if (message.maxCheckpointBytes < this.#memory.pageSizeBytes)
-          throw new UnexpectedMessageError('BUDGET below one page');
+          throw new FieldRangeError(
+            'BUDGET maxCheckpointBytes',
+            message.maxCheckpointBytes,
+            `one page (${this.#memory.pageSizeBytes} bytes) and up`,
+          );
+        {
+          const before = this.#budgetFor(this.#epoch);
+          if (message.maxCheckpointBytes < before)
+            this.#budgetGrace = { bytes: before, throughEpoch: this.#epoch };
+        }
         this.#maxCheckpointBytes = message.maxCheckpointBytes;
+        if (this.#state === 'syncing' || this.#state === 'protected') this.#runner.applyDirtyQuota();
+        if (this.#blockedBytes > 0 && this.#blockedBytes <= this.#budgetFor(this.#epoch)) {
+          // The capture held back fits now: take it again (the guest is still paused).
+          this.#blockedBytes = 0;
+          void this.#tick();
+        }
         return;
       default:
         throw new UnexpectedMessageError(`${message.kind} is not sent to a primary`);
@@ -741,6 +890,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
   }
 
   #violation(error: Error): void {
+    // During HELLO the attach fails with it (start() rejects); later the session is lost.
+    this.#helloWaiter?.reject(error);
     const channel = this.#channel;
     if (channel && !channel.closed) {
       if (error instanceof ProtocolError) {
@@ -783,6 +934,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#keepalive?.evidenceOfLife('ack');
     const shipMs = elapsedMs(head.shippedAt);
     this.#rate.add(head.bytes);
+    this.#runner.onAck(head.bytes, shipMs);
     this.emit('checkpoint', {
       epoch,
       pageCount: head.pageCount,
@@ -809,12 +961,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
 
   #startTimers(): void {
     this.#scheduleEpoch();
-    const every = Math.max(1, Math.floor(this.#o.epochMs / 4));
-    this.#policyTimer = setInterval(() => {
-      const predicted = this.#memory.dirtyPageCount() * this.#memory.pageSizeBytes;
-      if (predicted >= this.#maxCheckpointBytes * SHORTEN_EPOCH_FRACTION) this.#shorten();
-    }, every);
-    this.#policyTimer.unref();
+    this.#runner.start();
   }
 
   #scheduleEpoch(): void {
@@ -835,13 +982,62 @@ class PrimaryEngine extends EventEmitter implements Primary {
     void this.#tick();
   }
 
+  /** The policy's `pause`: the guest stops now and runs again once the next checkpoint is captured. */
+  #pauseUntilCheckpoint(): void {
+    this.#o.guest.pause().catch((err: Error) => this.#report(err));
+    if (this.#capturing || this.#inFlight.length >= this.#maxInFlight) this.#pendingTick = true;
+    else void this.#tick();
+  }
+
+  /**
+   * The policy's `failover`: pause the guest, ship everything it did in one last checkpoint, and once
+   * that is acknowledged (its output released) go silent without a GOODBYE, so that the secondary
+   * convicts this node, wins arbitration and takes over from exactly that checkpoint. The guest stays
+   * paused here for good.
+   */
+  /**
+   * The policy decided `failover`: protection is at risk, so the workload goes to the secondary now,
+   * as a planned switchover (last checkpoint, its ACK, HANDOVER): the secondary takes over at once
+   * instead of waiting for its detector, and no acknowledged output is lost.
+   */
+  async #handOver(reason: string): Promise<void> {
+    if (this.#state !== 'protected' || this.#handingOver) return;
+    this.#handingOver = true;
+    try {
+      await this.switchover();
+      // Loudly: this node no longer runs the workload.
+      this.#report(new PeerLostError(`handed over to the secondary by the policy: ${reason}`));
+    } catch (err) {
+      this.#report(err as Error);
+    } finally {
+      this.#handingOver = false;
+    }
+  }
+
+  /**
+   * The engine's budget rule, whatever the policy decided: a capture larger than the budget is never
+   * shipped. A checkpoint is atomic and cannot be split, so its pages are marked dirty again, the
+   * guest stays paused (output corked), and the capture is retried when the secondary raises its
+   * budget (or the node is closed).
+   */
+  #holdBack(runs: readonly CapturedRun[], captures: Capture[], bytes: number): void {
+    const size = this.#memory.pageSizeBytes;
+    for (const run of runs) this.#memory.markDirty(run.firstPage * size, run.pageCount * size);
+    for (const capture of captures) capture.release();
+    this.#blockedBytes = bytes;
+    const budget = this.#budgetFor(this.#epoch);
+    this.#runner.onBlocked(bytes, budget);
+    this.#report(new CheckpointTooLargeError(this.#epoch, bytes, budget));
+  }
+
   /** One epoch boundary: pause, capture, seal, resume, ship. */
   async #tick(): Promise<void> {
     const first = this.#state === 'syncing';
     if (this.#state !== 'protected' && !first) return;
-    if (this.#capturing || this.#finalCaptured) return;
+    if (this.#capturing || this.#finalCaptured || this.#blockedBytes > 0) return;
     if (this.#inFlight.length >= this.#maxInFlight) {
       // Stretch: the next capture waits for the ACK that frees a slot.
+      if (!this.#pendingTick) this.#runner.onStretch();
       this.#pendingTick = true;
       return;
     }
@@ -869,28 +1065,28 @@ class PrimaryEngine extends EventEmitter implements Primary {
         return;
       }
       const epoch = this.#epoch;
-      if (this.listenerCount('capture') > 0) this.emit('capture', { epoch, pageCount: countPages(runs) });
+      const pageCount = countPages(runs);
+      const bytes = pageCount * this.#memory.pageSizeBytes;
+      if (bytes > this.#budgetFor(epoch)) {
+        this.#holdBack(runs, captures, bytes);
+        return;
+      }
+      this.#runner.onCapture(bytes);
+      if (this.listenerCount('capture') > 0) this.emit('capture', { epoch, pageCount });
       const cork = this.#path.cork;
       const batch = cork.seal(epoch);
       const serialized = cork.serialize(epoch);
       this.#epoch = epoch + 1;
       cork.open(this.#epoch);
       this.#epochStartedAt = started;
+      this.#runner.applyDirtyQuota();
       // A switchover's last checkpoint: the guest stays paused, its next output is the secondary's.
       if (this.#handover) this.#finalCaptured = true;
       else this.#resumeGuest();
       const pauseMs = elapsedMs(started);
       this.#pause.add(pauseMs);
       this.#keepalive?.setEpoch(epoch);
-
-      const pageCount = countPages(runs);
-      const bytes = pageCount * this.#memory.pageSizeBytes;
       this.#sizes.add(bytes);
-      if (bytes > this.#maxCheckpointBytes) {
-        for (const c of captures) c.release();
-        this.#fail(new CheckpointTooLargeError(epoch, bytes, this.#maxCheckpointBytes));
-        return;
-      }
       const flight: InFlight = {
         epoch,
         captures,
@@ -909,6 +1105,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
   }
 
   #resumeGuest(): void {
+    if (this.#holdGuest) return;
     try {
       this.#o.guest.resume();
     } catch (err) {
@@ -958,18 +1155,22 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
   }
 
-  #fail(error: Error): void {
-    this.#report(error);
-    this.#stopTimers();
-    this.#setState('failed');
-    void this.#o.guest.pause().catch(() => undefined);
-  }
-
   #stopTimers(): void {
     if (this.#epochTimer) clearTimeout(this.#epochTimer);
-    if (this.#policyTimer) clearInterval(this.#policyTimer);
     this.#epochTimer = null;
-    this.#policyTimer = null;
+    this.#runner.stop();
+  }
+
+  /**
+   * Protection ended (lost, or closed): lift the throttle and let a guest the policy or the budget
+   * rule held paused run again. Its output stays corked or goes direct as the state says.
+   */
+  #releaseGuest(): void {
+    this.#runner.liftThrottle();
+    const held = this.#holdGuest || this.#blockedBytes > 0 || this.#runner.pausedByPolicy;
+    this.#holdGuest = false;
+    this.#blockedBytes = 0;
+    if (held && !this.#capturing && this.#o.guest.state === 'paused') this.#resumeGuest();
   }
 
   /** The secondary is gone: drop what is in flight, keep output corked, ask the arbiter. */
@@ -981,6 +1182,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#stopTimers();
     this.#pendingTick = false;
     this.#setState('arbitrating');
+    this.#releaseGuest();
     this.emit('peer-lost', error);
     const channel = this.#channel;
     if (channel && !channel.closed) channel.destroy();
@@ -1190,6 +1392,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       shortenedEpochs: this.#shortened,
       refusedOutputs: this.#path.refused,
       switchover: this.#switchover,
+      policy: this.#runner.status(),
     };
   }
 
@@ -1217,6 +1420,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
     this.#lostHandled = true;
     this.#stopTimers();
+    if (this.#state !== 'handed-over' && this.#state !== 'deposed') this.#releaseGuest();
     const heldGrant = this.#lease?.grant ?? null;
     this.#lease?.stop();
     this.#firstCheckpoint?.reject(new EngineStateError('closed before protection was established'));
@@ -1231,8 +1435,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     // A node that handed its workload to another engine leaves the guest's output alone.
     const handedOver =
       this.#state === 'handed-over' || this.#state === 'handing-over' || this.#state === 'reprotected';
-    if (this.#state !== 'deposed' && this.#state !== 'failed' && this.#state !== 'idle' && !handedOver)
-      o.guest.setOutput(o.output);
+    if (this.#state !== 'deposed' && this.#state !== 'idle' && !handedOver) o.guest.setOutput(o.output);
     this.#setState('closed');
   }
 }

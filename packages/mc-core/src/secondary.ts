@@ -23,6 +23,7 @@ import {
   DEFAULT_WORKLOAD_SOURCE,
   STAGING_SLAB_COUNT,
 } from './constants.js';
+import { BudgetSchedule } from './engine/budget-schedule.js';
 import { type MessageChannel, receiveMessage, sendMessage } from './engine/channel.js';
 import {
   arbiterOption,
@@ -46,12 +47,16 @@ import { OutputPath } from './engine/output-path.js';
 import { acceptRdmaSim } from './engine/rdma-sim-link.js';
 import { survivorHandoff } from './engine/reprotect.js';
 import { type EngineTransportOptions, transportOption } from './engine/transport-option.js';
-import { EngineStateError, InvalidOptionError, PeerErrorReport } from './errors.js';
+import { EngineStateError, InvalidArgumentError, InvalidOptionError, PeerErrorReport } from './errors.js';
 import type { GuestMemory } from './guest-memory.js';
 import type { Guest, OutputSink } from './guests/contract.js';
 import { type Primary, type ProtectOptions, resumePrimary } from './primary.js';
 import { RAW_CODEC, ZERO_CODEC } from './protocol/checkpoint-messages.js';
-import { CheckpointReceiver, type CheckpointSink } from './protocol/checkpoint-receiver.js';
+import {
+  CheckpointReceiver,
+  type CheckpointSink,
+  type ReceiverLimits,
+} from './protocol/checkpoint-receiver.js';
 import {
   GOODBYE_REASONS,
   type HandoverMessage,
@@ -130,7 +135,9 @@ export interface SecondaryOptions {
    */
   maxInFlight?: number;
   /**
-   * Largest checkpoint accepted, bytes of page data; the primary checkpoints early to stay under it.
+   * The budget: largest checkpoint accepted, bytes of page data (one page to `memory.sizeBytes`).
+   * Advertised in HELLO; the primary's policy and dirty quota keep every checkpoint under it. Changed
+   * at run time with `setBudget()`.
    * @default memory.sizeBytes
    */
   maxCheckpointBytes?: number;
@@ -263,6 +270,19 @@ export interface SecondaryStatus extends EngineStatus {
   syncPages: number;
   /** The checkpoint store's statistics (null once closed). */
   store: ReturnType<CheckpointStore['stats']> | null;
+  /** The budget advertised now: the largest checkpoint accepted, bytes (see `setBudget()`). */
+  maxCheckpointBytes: number;
+}
+
+/** What `Secondary.setBudget()` did. */
+export interface BudgetChange {
+  /** The budget now advertised, bytes. */
+  maxCheckpointBytes: number;
+  /**
+   * The first epoch the new budget binds. A raised budget binds at once; a lowered one binds once the
+   * checkpoints the primary may already have captured under the old one are committed.
+   */
+  fromEpoch: number;
 }
 
 /** The protecting peer: receives, commits and acknowledges checkpoints, and takes over. */
@@ -287,6 +307,12 @@ export interface Secondary {
    * `reprotected` from the moment the primary took over the workload. Only in state `serving`.
    */
   protect(options: ProtectOptions): Primary;
+  /**
+   * Changes the largest checkpoint this node accepts, bytes of page data (from one page to the
+   * memory's size), at run time: the primary is told with a BUDGET message and its policy keeps every
+   * later checkpoint under it. Throws `MC_ERR_INVALID_ARGUMENT` outside that range.
+   */
+  setBudget(maxCheckpointBytes: number): BudgetChange;
   /** Stops listening, ends any session, closes the keepalive and the store. Idempotent. */
   close(): Promise<void>;
   on<E extends keyof SecondaryEvents>(event: E, listener: (...args: SecondaryEvents[E]) => void): this;
@@ -402,6 +428,10 @@ class SecondaryEngine extends EventEmitter implements Secondary {
   #touchedCount = 0;
   /** `memory` was verified all zero at start (and nothing else writes it before a takeover). */
   #memoryZero = false;
+  /** The advertised checkpoint budget over epochs (HELLO, then `setBudget()`). */
+  #budget: BudgetSchedule;
+  /** The receiver's limits; the budget for each checkpoint is set at its CKPT_BEGIN. */
+  #limits: ReceiverLimits | null = null;
 
   constructor(options: SecondaryOptions) {
     super();
@@ -416,6 +446,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     });
     this.#cork = createCorkQueue({ ...this.#o.cork, source: this.#o.source });
     this.#touched = new Uint8Array(m.pageCount);
+    this.#budget = new BudgetSchedule(this.#o.maxCheckpointBytes);
   }
 
   #put(page: number, data: Uint8Array, codec: PageCodec): void {
@@ -583,6 +614,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
               `the first checkpoint is ${message.epoch}, not ${this.#syncEpoch}`,
             );
         } else this.#expect('checkpoints', message.kind);
+        this.#limits!.maxCheckpointBytes = this.#budget.limitFor(message.epoch);
         this.#receiver!.receive(message);
         return;
       case 'CKPT_PAGES':
@@ -685,11 +717,12 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       commit: (epoch) => store.commit(epoch),
       abort: () => store.abort(),
     };
-    this.#receiver = new CheckpointReceiver(
-      sink,
-      { pageSize: m.pageSizeBytes, pageCount: m.pageCount, maxCheckpointBytes: this.#o.maxCheckpointBytes },
-      hello.fencingToken,
-    );
+    this.#limits = {
+      pageSize: m.pageSizeBytes,
+      pageCount: m.pageCount,
+      maxCheckpointBytes: this.#budget.currentBytes,
+    };
+    this.#receiver = new CheckpointReceiver(sink, this.#limits, hello.fencingToken);
     this.#phase = 'hello-reply';
     void this.#replyHello();
   }
@@ -725,7 +758,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
         pageSize: this.#o.memory.pageSizeBytes,
         pageCount: this.#o.memory.pageCount,
         memoryBudgetBytes: this.#o.store.ramBudgetBytes ?? 0,
-        maxCheckpointBytes: this.#o.maxCheckpointBytes,
+        maxCheckpointBytes: this.#budget.currentBytes,
         maxInFlight: this.#o.maxInFlight,
         fencingToken: this.#token,
         committedEpoch: this.#store.committedEpoch ?? 0,
@@ -1035,6 +1068,32 @@ class SecondaryEngine extends EventEmitter implements Secondary {
     return this.#store.materialize(target);
   }
 
+  setBudget(maxCheckpointBytes: number): BudgetChange {
+    const m = this.#o.memory;
+    if (
+      typeof maxCheckpointBytes !== 'number' ||
+      !Number.isSafeInteger(maxCheckpointBytes) ||
+      maxCheckpointBytes < m.pageSizeBytes ||
+      maxCheckpointBytes > m.sizeBytes
+    )
+      throw new InvalidArgumentError(
+        `setBudget: the budget must be an integer from ${m.pageSizeBytes} (one page) to ${m.sizeBytes} bytes, got ${String(maxCheckpointBytes)}`,
+      );
+    const committed = this.#storeClosed ? 0 : (this.#store.committedEpoch ?? this.#syncEpoch - 1);
+    const fromEpoch = this.#budget.set(maxCheckpointBytes, committed, this.#o.maxInFlight);
+    const channel = this.#channel;
+    const inSession =
+      this.#phase === 'sync' || this.#phase === 'first-checkpoint' || this.#phase === 'checkpoints';
+    if (inSession && channel && !channel.closed) {
+      sendMessage(channel, {
+        kind: 'BUDGET',
+        memoryBudgetBytes: this.#o.store.ramBudgetBytes ?? 0,
+        maxCheckpointBytes,
+      });
+    }
+    return { maxCheckpointBytes, fromEpoch };
+  }
+
   status(): SecondaryStatus {
     const cork = this.#cork.metrics();
     const rates = this.#rate.rates();
@@ -1062,6 +1121,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
       ),
       syncPages: this.#syncPages,
       store: this.#storeClosed ? null : this.#store.stats(),
+      maxCheckpointBytes: this.#budget.currentBytes,
     };
   }
 

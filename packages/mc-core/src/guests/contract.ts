@@ -44,6 +44,26 @@ export interface Guest {
   pause(options?: PauseOptions): Promise<void>;
   /** Lets a paused workload go on. A no-op while running; throws `MC_ERR_GUEST_STATE` while pausing. */
   resume(): void;
+  /**
+   * Share of wall time the workload is kept from running, percent (0 to 99); 0 when not throttled.
+   * Optional: a guest without a throttle is never throttled (the engine's policy then relies on
+   * shortened epochs and pauses alone).
+   */
+  readonly throttlePercent?: number;
+  /**
+   * Slows the workload auto-converge style: from now on it spends about `percent`% of wall time not
+   * running (sleeping at its safe points, or delaying its next turn). 0 lifts the throttle. Pausing
+   * and resuming are unaffected. Throws `MC_ERR_INVALID_ARGUMENT` outside 0..99. Optional.
+   */
+  throttle?(percent: number): void;
+  /**
+   * Makes the workload wait at its next safe point (before its next request) while guest memory holds
+   * `pages` dirty pages or more, until a capture empties the dirty log; 0 lifts it. The engine sets it
+   * from the secondary's budget, so that a guest dirtying faster than epochs can be cut waits instead
+   * of outgrowing the budget. Counts the dirty bitmap, so it does not see the writes of opaque
+   * (scan-mode) writers. Optional.
+   */
+  setDirtyQuota?(pages: number): void;
   /** Routes output from now on to `sink` (the engine installs its cork queue here). */
   setOutput(sink: OutputSink): void;
   /** Stops the workload for good and releases its resources. Idempotent. */

@@ -10,6 +10,20 @@ export const CONTROL_RUN = 0;
 export const CONTROL_PAUSE = 1;
 export const CONTROL_STOP = 2;
 
+/**
+ * A second Int32 next to the control word holds the throttle percent (0 to 99): the share of wall
+ * time the workload sleeps at its safe points. A sleeping worker waits on the control word, so a
+ * pause or a stop still wakes it at once.
+ */
+export const THROTTLE_WORD = 1;
+/**
+ * A third Int32 holds the dirty quota in pages (0: none): at a safe point, a worker whose guest memory
+ * has that many dirty pages waits until a capture empties the log (or a pause or stop wakes it).
+ */
+export const DIRTY_QUOTA_WORD = 2;
+/** Int32 words in the control buffer: control, throttle, dirty quota. */
+export const CONTROL_WORDS = 3;
+
 const ID_MASK = 0x1fffffff;
 
 /** The word's value for request number `id` in `state`. */

@@ -16,6 +16,7 @@ import type { GuestMemory } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
+import { checkDirtyQuota, checkThrottlePercent, DirtyQuotaGate, ThrottleClock } from './throttle.js';
 
 /** What a request handler may touch: the guest's memory and its output. */
 export interface InProcessGuestContext {
@@ -74,6 +75,18 @@ export interface InProcessGuest<Request> extends Guest {
   readonly queuedRequests: number;
   /** Requests handled so far. */
   readonly handledRequests: number;
+  /** Current throttle, percent (see `throttle()`). */
+  readonly throttlePercent: number;
+  /**
+   * Delays the next turn so that handling requests takes about `100 - percent`% of wall time
+   * (0 to 99; 0 lifts it). Queued requests wait meanwhile; pausing is unaffected.
+   */
+  throttle(percent: number): void;
+  /**
+   * Holds back the next request while guest memory holds `pages` dirty pages or more (0 lifts it);
+   * setting it again (the engine does after each capture) looks again.
+   */
+  setDirtyQuota(pages: number): void;
   /**
    * Queues a request; handles it at once if running and idle. Returns false when the queue has reached
    * `highWaterMark`: submit no more until `'drain'`. Throws `MC_ERR_GUEST_QUEUE_FULL` at
@@ -117,6 +130,14 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   #failure: GuestFailedError | undefined;
   readonly #pauseWaiters = new PauseWaiters();
   #idleWaiters: Array<() => void> = [];
+  readonly #throttle = new ThrottleClock();
+  /** Set while the throttle keeps the next turn from starting. */
+  #throttleTimer: NodeJS.Timeout | undefined;
+  #turnStartedAt = 0;
+  readonly #dirtyQuota = new DirtyQuotaGate();
+  readonly #countDirty = () => this.memory.dirtyPageCount();
+  /** A request waits for the dirty log to empty (see `setDirtyQuota`). */
+  #overQuota = false;
 
   constructor(options: InProcessGuestOptions<Request>) {
     super();
@@ -176,6 +197,27 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
     return this.#handled;
   }
 
+  get throttlePercent(): number {
+    return this.#throttle.percent;
+  }
+
+  throttle(percent: number): void {
+    this.#throttle.percent = checkThrottlePercent(percent);
+    if (percent === 0 && this.#throttleTimer !== undefined) {
+      clearTimeout(this.#throttleTimer);
+      this.#throttleTimer = undefined;
+      if (this.#state === 'running') this.#schedule();
+    }
+  }
+
+  setDirtyQuota(pages: number): void {
+    this.#dirtyQuota.quota = checkDirtyQuota(pages);
+    if (this.#overQuota) {
+      this.#overQuota = false;
+      if (this.#state === 'running') this.#schedule();
+    }
+  }
+
   setOutput(sink: OutputSink): void {
     if (typeof sink !== 'function') throw new InvalidOptionError('sink', 'must be a function');
     this.#sink = sink;
@@ -187,7 +229,14 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
     if (this.queuedRequests >= this.#maxQueued) throw new GuestQueueFullError(this.#maxQueued);
     this.#queue.push(request);
     // Idle and running: handle it now, in the caller's turn, which keeps latency to a minimum.
-    if (this.#state === 'running' && !this.#busy && this.#scheduled === undefined) this.#drain();
+    if (
+      this.#state === 'running' &&
+      !this.#busy &&
+      this.#scheduled === undefined &&
+      this.#throttleTimer === undefined &&
+      !this.#overQuota
+    )
+      this.#drain();
     const below = this.queuedRequests < this.#highWaterMark;
     if (!below) this.#needDrain = true;
     return below;
@@ -240,13 +289,24 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
       clearImmediate(this.#scheduled);
       this.#scheduled = undefined;
     }
+    if (this.#throttleTimer !== undefined) {
+      clearTimeout(this.#throttleTimer);
+      this.#throttleTimer = undefined;
+    }
     // An asynchronous handler still in flight may write guest memory: closed means it has finished.
     if (this.#busy) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
     this.#settlePause();
   }
 
   #schedule(): void {
-    if (this.#scheduled !== undefined || this.#busy || this.queuedRequests === 0) return;
+    if (
+      this.#scheduled !== undefined ||
+      this.#throttleTimer !== undefined ||
+      this.#overQuota ||
+      this.#busy ||
+      this.queuedRequests === 0
+    )
+      return;
     this.#scheduled = setImmediate(() => {
       this.#scheduled = undefined;
       if (this.#state === 'running' && !this.#busy) this.#drain();
@@ -269,8 +329,13 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
 
   #drain(): void {
     this.#busy = true;
+    if (this.#throttle.percent > 0) this.#turnStartedAt = performance.now();
     let handled = 0;
     while (this.#state === 'running' && this.queuedRequests > 0 && handled < this.#perTurn) {
+      if (this.#dirtyQuota.reached(this.#countDirty)) {
+        this.#overQuota = true;
+        break;
+      }
       const request = this.#dequeue();
       handled++;
       this.#inRequest = true;
@@ -306,6 +371,16 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
 
   #afterTurn(): void {
     this.#busy = false;
+    if (this.#throttle.percent > 0 && this.#turnStartedAt > 0) {
+      const sleepMs = this.#throttle.ran(performance.now() - this.#turnStartedAt);
+      if (sleepMs > 0 && this.#throttleTimer === undefined && this.#state !== 'stopped') {
+        this.#throttleTimer = setTimeout(() => {
+          this.#throttleTimer = undefined;
+          if (this.#state === 'running') this.#schedule();
+        }, sleepMs);
+      }
+    }
+    this.#turnStartedAt = 0;
     for (const wake of this.#idleWaiters.splice(0)) wake();
     if (this.#state === 'pausing') {
       this.#state = 'paused';

@@ -10,13 +10,17 @@ import {
   CONTROL_PAUSE,
   CONTROL_RUN,
   CONTROL_STOP,
+  CONTROL_WORDS,
   controlValue,
+  DIRTY_QUOTA_WORD,
   nextControlId,
+  THROTTLE_WORD,
   type WorkerBootData,
   type WorkerGuestMessage,
 } from './control-word.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
+import { checkDirtyQuota, checkThrottlePercent } from './throttle.js';
 
 /** What a worker workload's `run()` receives. */
 export interface WorkerGuestContext {
@@ -73,6 +77,18 @@ export interface WorkerGuest extends Guest {
   readonly kind: 'worker';
   /** The worker's thread id. */
   readonly threadId: number;
+  /** Current throttle, percent (see `throttle()`). */
+  readonly throttlePercent: number;
+  /**
+   * Makes the workload sleep about `percent`% of wall time at its safe points (0 to 99; 0 lifts it).
+   * A pause or a stop wakes a sleeping workload at once.
+   */
+  throttle(percent: number): void;
+  /**
+   * Makes the workload wait at its safe points while guest memory holds `pages` dirty pages or more
+   * (0 lifts it). The engine sets it from the secondary's budget.
+   */
+  setDirtyQuota(pages: number): void;
 }
 
 // From dist the bootstrap is dist/worker-entry.js next to dist/index.js. From TypeScript sources (this
@@ -139,7 +155,7 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
     );
     this.memory = options.memory;
     this.#sink = options.output;
-    const control = new SharedArrayBuffer(4);
+    const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
     this.#control = new Int32Array(control);
     const boot: WorkerBootData = { handle: this.memory.handle(), control, module, data: options.data };
     this.#worker = startWorker(boot, execArgv);
@@ -202,6 +218,25 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
         this.#state = 'running';
         this.#setControl(CONTROL_RUN);
     }
+  }
+
+  get throttlePercent(): number {
+    return Atomics.load(this.#control, THROTTLE_WORD);
+  }
+
+  throttle(percent: number): void {
+    checkThrottlePercent(percent);
+    // Read by the worker at its next safe point.
+    Atomics.store(this.#control, THROTTLE_WORD, percent);
+    // Ends a sleep in progress early, so lifting or lowering the throttle takes effect at once.
+    Atomics.notify(this.#control, 0);
+  }
+
+  setDirtyQuota(pages: number): void {
+    checkDirtyQuota(pages);
+    Atomics.store(this.#control, DIRTY_QUOTA_WORD, pages);
+    // A worker waiting on the quota looks again now (after a capture, or when the quota is lifted).
+    Atomics.notify(this.#control, 0);
   }
 
   async close(): Promise<void> {
