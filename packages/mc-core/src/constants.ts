@@ -51,6 +51,14 @@ export const DEFAULT_CLOSE_TIMEOUT_MS = 2_000;
 
 /** Default epoch length: a checkpoint every 20 ms (Remus ran at 25 ms; QEMU MC's default was 100 ms). */
 export const DEFAULT_EPOCH_MS = 20;
+/**
+ * Default idleness before a checkpoint is taken early for waiting output: 1 ms. A request-response
+ * client waits a whole epoch for every reply otherwise; checkpointing once the guest ran out of work
+ * releases the replies after a checkpoint's round trip instead.
+ */
+export const DEFAULT_IDLE_CHECKPOINT_MS = 1;
+/** Default shortest epoch an idle-output checkpoint may cut: 2 ms, so pauses stay a small share. */
+export const DEFAULT_MIN_EPOCH_MS = 2;
 /** Default largest page data carried by one CKPT_PAGES or SYNC_PAGES message: 1 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Default most live sync passes before the first checkpoint is taken anyway (with the guest paused). */

@@ -15,8 +15,10 @@ import {
   DEFAULT_ATTACH_TIMEOUT_MS,
   DEFAULT_ENGINE_CLOSE_TIMEOUT_MS,
   DEFAULT_EPOCH_MS,
+  DEFAULT_IDLE_CHECKPOINT_MS,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_SYNC_PASSES,
+  DEFAULT_MIN_EPOCH_MS,
   DEFAULT_SYNC_CONVERGE_PAGES,
   DEFAULT_WORKLOAD_SOURCE,
   POLICY_CHECKS_PER_EPOCH,
@@ -111,6 +113,21 @@ export interface PrimaryOptions {
    * @default 20
    */
   epochMs?: number;
+  /**
+   * When the guest runs out of work (its request queue empties, see the guest's `'idle'` event) while
+   * output of the running epoch waits, the checkpoint is taken after this many milliseconds of
+   * idleness instead of at the epoch's end: replies then wait for a checkpoint's round trip, not an
+   * epoch. `null` turns it off (epochs end on the timer and the policy alone). Guests that never say
+   * they are idle (workers) are unaffected.
+   * @default 1
+   */
+  idleCheckpointMs?: number | null;
+  /**
+   * The shortest epoch an idle-output checkpoint cuts, milliseconds: bounds the checkpoint rate (and
+   * so the share of time the guest stands paused) under request-response load.
+   * @default 2
+   */
+  minEpochMs?: number;
   /**
    * The checkpoint policy, asked every `policyIntervalMs` while protected (see `CheckpointPolicy`).
    * Whatever it decides, no checkpoint larger than the secondary's budget is ever shipped.
@@ -267,6 +284,8 @@ export interface PrimaryStatus extends EngineStatus {
   stretchedEpochs: number;
   /** Checkpoints taken early by the policy (dirty pages near the secondary's limit, cork backpressure). */
   shortenedEpochs: number;
+  /** Checkpoints taken early because the guest went idle with output waiting (`idleCheckpointMs`). */
+  idleCheckpoints: number;
   /** Output refused at the cork queue's hard cap (lost; never released). */
   refusedOutputs: number;
   /** The planned switchover, once done (its timings); null before. */
@@ -339,6 +358,8 @@ interface Resolved {
   arbiter: Arbiter;
   nodeId: string;
   epochMs: number;
+  idleCheckpointMs: number | null;
+  minEpochMs: number;
   policy: CheckpointPolicy;
   policyIntervalMs: number;
   maxMessageBytes: number;
@@ -384,7 +405,21 @@ function resolveOptions(options: PrimaryOptions): Resolved {
   if (options.policy !== undefined && typeof options.policy !== 'function')
     throw new InvalidOptionError('policy', 'must be a function (input) => decision');
   const epochMs = numberOption('epochMs', options.epochMs, DEFAULT_EPOCH_MS, 1, 3_600_000);
+  const idleCheckpointMs =
+    options.idleCheckpointMs === null
+      ? null
+      : numberOption(
+          'idleCheckpointMs',
+          options.idleCheckpointMs,
+          DEFAULT_IDLE_CHECKPOINT_MS,
+          0,
+          3_600_000,
+          true,
+        );
+  const minEpochMs = numberOption('minEpochMs', options.minEpochMs, DEFAULT_MIN_EPOCH_MS, 0, 3_600_000, true);
   return {
+    idleCheckpointMs,
+    minEpochMs,
     guest,
     output: options.output,
     host: stringOption('secondary.host', secondary.host, '127.0.0.1'),
@@ -474,6 +509,11 @@ class PrimaryEngine extends EventEmitter implements Primary {
   readonly #rate = new RateMeter();
   #stretched = 0;
   #shortened = 0;
+  #idleCheckpoints = 0;
+  #idleTimer: NodeJS.Timeout | null = null;
+  /** `OutputPath.appended` when the running epoch opened: more means its output waits. */
+  #appendedAtEpochStart = 0;
+  readonly #onGuestIdle = () => this.#armIdleCheckpoint();
   /** Set when this primary protects a node that ran alone (re-protection). */
   readonly #resume: SurvivorHandoff | null;
   /** `switchover()` runs: the next capture is the last and leaves the guest paused. */
@@ -596,6 +636,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
     // The quota keeps even the first checkpoint (what the last sync pass leaves dirty) in the budget.
     this.#runner.applyDirtyQuota();
+    o.guest.on('idle', this.#onGuestIdle);
     this.#setState('syncing');
     const protectedNow = new Promise<void>((resolve, reject) => {
       this.#firstCheckpoint = { resolve, reject };
@@ -976,6 +1017,28 @@ class PrimaryEngine extends EventEmitter implements Primary {
     );
   }
 
+  /**
+   * The guest ran out of work. If output of the running epoch waits, checkpoint once it has stayed
+   * idle `idleCheckpointMs` (and the epoch is at least `minEpochMs` old), instead of holding the
+   * replies until the epoch timer: a request-response client would otherwise wait an epoch per reply.
+   */
+  #armIdleCheckpoint(): void {
+    const o = this.#o;
+    if (o.idleCheckpointMs === null || this.#idleTimer !== null || this.#state !== 'protected') return;
+    if (this.#path.appended === this.#appendedAtEpochStart) return;
+    const delay = Math.max(o.idleCheckpointMs, o.minEpochMs - elapsedMs(this.#epochStartedAt));
+    if (delay >= o.epochMs - elapsedMs(this.#epochStartedAt)) return; // the timer comes first anyway
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = null;
+      if (this.#state !== 'protected' || this.#capturing || this.#pendingTick) return;
+      // Work arrived meanwhile: its end will say idle again.
+      if ((o.guest.queuedRequests ?? 0) > 0) return;
+      if (this.#path.appended === this.#appendedAtEpochStart) return;
+      this.#idleCheckpoints++;
+      void this.#tick();
+    }, delay);
+  }
+
   #shorten(): void {
     if (this.#state !== 'protected' || this.#capturing || this.#pendingTick) return;
     this.#shortened++;
@@ -1078,6 +1141,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       const serialized = cork.serialize(epoch);
       this.#epoch = epoch + 1;
       cork.open(this.#epoch);
+      this.#appendedAtEpochStart = this.#path.appended;
       this.#epochStartedAt = started;
       this.#runner.applyDirtyQuota();
       // A switchover's last checkpoint: the guest stays paused, its next output is the secondary's.
@@ -1158,6 +1222,8 @@ class PrimaryEngine extends EventEmitter implements Primary {
   #stopTimers(): void {
     if (this.#epochTimer) clearTimeout(this.#epochTimer);
     this.#epochTimer = null;
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
     this.#runner.stop();
   }
 
@@ -1390,6 +1456,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
       syncPasses: this.#syncPasses,
       stretchedEpochs: this.#stretched,
       shortenedEpochs: this.#shortened,
+      idleCheckpoints: this.#idleCheckpoints,
       refusedOutputs: this.#path.refused,
       switchover: this.#switchover,
       policy: this.#runner.status(),
@@ -1420,6 +1487,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     }
     this.#lostHandled = true;
     this.#stopTimers();
+    o.guest.off('idle', this.#onGuestIdle);
     if (this.#state !== 'handed-over' && this.#state !== 'deposed') this.#releaseGuest();
     const heldGrant = this.#lease?.grant ?? null;
     this.#lease?.stop();

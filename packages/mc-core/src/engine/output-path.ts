@@ -23,6 +23,8 @@ export class OutputPath {
   /** Output the engine refused (the cork queue is at its hard cap); counted, never thrown at the guest. */
   refused = 0;
   lastRefusal: unknown = null;
+  /** Outputs the guest produced so far (the primary tells from it whether an epoch has output). */
+  appended = 0;
 
   constructor(cork: CorkQueue, sink: OutputSink) {
     this.cork = cork;
@@ -31,6 +33,7 @@ export class OutputPath {
 
   /** The guest's output sink: install it with `guest.setOutput(path.append)`. */
   readonly append = (target: number, data: Uint8Array): void => {
+    this.appended++;
     const destination = destinationOf(target);
     if (!this.#attached.has(destination)) {
       this.#attached.add(destination);

@@ -68,6 +68,17 @@ export interface Guest {
   setOutput(sink: OutputSink): void;
   /** Stops the workload for good and releases its resources. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Requests still waiting to run, for guests that take requests (in-process); absent when the guest
+   * cannot tell (a worker running its own loop).
+   */
+  readonly queuedRequests?: number;
   on(event: 'error', listener: (error: Error) => void): this;
+  /**
+   * `'idle'`: the guest ran out of work (its request queue emptied). Guests that cannot tell never
+   * emit it. The primary uses it to checkpoint early when output is waiting (see `idleCheckpointMs`).
+   */
+  on(event: 'idle', listener: () => void): this;
   off(event: 'error', listener: (error: Error) => void): this;
+  off(event: 'idle', listener: () => void): this;
 }

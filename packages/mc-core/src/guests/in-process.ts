@@ -94,9 +94,13 @@ export interface InProcessGuest<Request> extends Guest {
    */
   submit(request: Request): boolean;
   on(event: 'error', listener: (error: Error) => void): this;
+  /** `'drain'`: the queue fell below `highWaterMark` after `submit()` returned false. */
   on(event: 'drain', listener: () => void): this;
+  /** `'idle'`: every queued request was handled (emitted after each turn that empties the queue). */
+  on(event: 'idle', listener: () => void): this;
   off(event: 'error', listener: (error: Error) => void): this;
   off(event: 'drain', listener: () => void): this;
+  off(event: 'idle', listener: () => void): this;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -387,6 +391,7 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
       this.#settlePause();
     } else if (this.#state === 'running') {
       this.#schedule();
+      if (this.queuedRequests === 0) this.emit('idle');
     }
     if (this.#needDrain && this.queuedRequests < this.#highWaterMark && this.#state === 'running') {
       this.#needDrain = false;
