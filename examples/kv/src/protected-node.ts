@@ -71,7 +71,12 @@ export interface ProtectedKvNodeOptions {
   attachTimeoutMs?: number;
   /** Keepalive settings passed to the engine (detector rules, heartbeat socket address). */
   keepalive?: EngineKeepaliveOptions;
-  /** Data channel settings passed to the engine. */
+  /**
+   * Data channel settings passed to the engine. `channel.security` (`{ mode: 'tls', ca, cert, key }`
+   * or `{ mode: 'psk', identity, key }`, the same mode on both nodes) secures the checkpoint channel
+   * and, through the engine, authenticates the heartbeats.
+   * @default plain TCP (a trusted lab network only)
+   */
   channel?: EngineChannelOptions;
   /**
    * Which transport carries checkpoints (both nodes must use the same kind).

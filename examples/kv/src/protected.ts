@@ -5,6 +5,10 @@
 // port (6380). Each node prints JSON lines on stdout: what it listens on, when it is protected or
 // serving (and, with `--report-ms N`, the primary's status every N ms). `--kill-at <epoch>:<message kind>` makes the primary SIGKILL itself right after handing
 // that message of that checkpoint to the channel (fault injection for the failover harness).
+// `--ca FILE --cert FILE --key FILE` (both nodes, certificates from the same CA) runs the data channel
+// over TLS 1.3 with mutual authentication, which also authenticates the heartbeats; without them the
+// channel is plain TCP, for a trusted lab machine (`mcft primary`/`secondary` are secure by default).
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createFileArbiter, type Primary, type Secondary } from '@microcheckpoint/mc-core';
 import { startProtectedKvNode } from './protected-node.js';
@@ -25,6 +29,9 @@ const { values } = parseArgs({
     'report-ms': { type: 'string', default: '0' },
     'detect-multiplier': { type: 'string', default: '5' },
     'hang-timeout-ms': { type: 'string', default: '500' },
+    ca: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
   },
 });
 
@@ -39,6 +46,27 @@ const fail = (message: string): never => {
 const role = values.role ?? fail('--role primary|secondary is required');
 if (role !== 'primary' && role !== 'secondary') fail(`--role must be primary or secondary, got ${role}`);
 const arbiterDir = values['arbiter-dir'] ?? fail('--arbiter-dir is required');
+const tlsFiles = [values.ca, values.cert, values.key];
+if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined))
+  fail('--ca, --cert and --key go together');
+const read = (flag: string, path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    return fail(`--${flag} ${path}: ${(error as Error).message}`);
+  }
+};
+const channel =
+  values.ca === undefined
+    ? undefined
+    : {
+        security: {
+          mode: 'tls' as const,
+          ca: read('ca', values.ca),
+          cert: read('cert', values.cert!),
+          key: read('key', values.key!),
+        },
+      };
 const node = await startProtectedKvNode({
   role: role as 'primary' | 'secondary',
   arbiter: createFileArbiter({ directory: arbiterDir }),
@@ -63,6 +91,7 @@ const node = await startProtectedKvNode({
     multiplier: Number(values['detect-multiplier']),
     hangTimeoutMs: Number(values['hang-timeout-ms']),
   },
+  ...(channel === undefined ? {} : { channel }),
 });
 
 if (node.role === 'primary') {

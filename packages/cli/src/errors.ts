@@ -8,7 +8,11 @@ export type CliErrorCode =
   | 'MC_ERR_CLI_FAULT_UNAVAILABLE'
   | 'MC_ERR_CLI_CHILD_FAILED'
   | 'MC_ERR_CLI_NODE_FAILED'
-  | 'MC_ERR_CLI_BAD_REPLY';
+  | 'MC_ERR_CLI_BAD_REPLY'
+  | 'MC_ERR_CLI_NO_SECURITY'
+  | 'MC_ERR_CLI_CREDENTIALS'
+  | 'MC_ERR_CLI_PEER_REFUSED'
+  | 'MC_ERR_CLI_FILE_EXISTS';
 
 /** Exit code of every `CliError`: a usage or environment problem, not a crash. */
 export const CLI_ERROR_EXIT_CODE = 2;
@@ -90,5 +94,55 @@ export class NodeFailedError extends CliError {
 export class BadReplyError extends CliError {
   constructor(message: string) {
     super('MC_ERR_CLI_BAD_REPLY', message);
+  }
+}
+
+/**
+ * A node or witness was started with no security choice at all. mcft is secure by default: the
+ * operator must name TLS certificates, a pre-shared key, or plain TCP explicitly.
+ */
+export class NoSecurityError extends CliError {
+  constructor(command: string) {
+    super(
+      'MC_ERR_CLI_NO_SECURITY',
+      `mcft ${command} will not start without a choice of how its channels are protected; give one of:
+  --ca FILE --cert FILE --key FILE     TLS 1.3 with mutual certificate authentication (recommended)
+  --psk-file FILE [--psk-identity ID]  TLS 1.3 with a pre-shared key of at least 16 random bytes
+  --insecure-plain                     plain TCP, for a trusted lab network only: anyone who reaches
+                                       the ports can forge checkpoints, heartbeats and votes
+'mcft certs --out DIR' writes a test CA and node certificates ('--psk' adds a pre-shared key).`,
+    );
+  }
+}
+
+/**
+ * A certificate, key or PSK file named by a flag cannot be used: missing, unreadable, not PEM,
+ * expired or not valid yet, a key that does not belong to the certificate, a certificate the CA did
+ * not issue. The message names the flag and the file.
+ */
+export class CredentialError extends CliError {
+  readonly flag: string;
+  readonly path: string;
+  constructor(flag: string, path: string, message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_CREDENTIALS', `${flag} ${path}: ${message}`, options);
+    this.flag = flag;
+    this.path = path;
+  }
+}
+
+/** The peer refused this node's credentials, or this node refused the peer's (TLS or PSK). */
+export class PeerRefusedError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MC_ERR_CLI_PEER_REFUSED', message, options);
+  }
+}
+
+/** `mcft certs` would overwrite a file that exists (without `--force`). */
+export class FileExistsError extends CliError {
+  constructor(path: string) {
+    super(
+      'MC_ERR_CLI_FILE_EXISTS',
+      `${path} exists; mcft certs does not overwrite keys and certificates (pass --force to replace them)`,
+    );
   }
 }

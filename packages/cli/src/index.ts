@@ -2,8 +2,9 @@
  * @packageDocumentation
  * mcft: the command line of microcheckpoint. `mcft demo` shows the whole idea on one machine;
  * `mcft primary`, `mcft secondary` and `mcft witness` run the KV sample service protected across
- * hosts; `mcft status` and each node's `/metrics` show how it is doing; `mcft bench` runs the
- * benchmarks and writes the report. This module exports the same pieces for programs and tests.
+ * hosts (TLS 1.3 by default; `mcft certs` writes a test CA and node certificates); `mcft status`
+ * and each node's `/metrics` show how it is doing; `mcft bench` runs the benchmarks and writes the
+ * report. This module exports the same pieces for programs and tests.
  *
  * @example
  * ```ts
@@ -11,7 +12,15 @@
  * process.exitCode = await runCli(['status', '127.0.0.1:9464', '--json']);
  * ```
  */
-export { fetchStatus, formatStatus } from './commands/status.js';
+
+export { type BenchCommandOptions, benchCommand, runBench } from './commands/bench.js';
+export {
+  type CertsOptions,
+  resolveCertsOptions,
+  type WrittenFile,
+  writeCertificates,
+} from './commands/certs.js';
+export { fetchStatus, formatStatus, type StatusClientTls } from './commands/status.js';
 export { type DemoOptions, DemoResources, runDemo } from './demo/run-demo.js';
 export { DEMO_FAULTS, type DemoFault, type DemoSummary, formatSummary } from './demo/summary.js';
 export {
@@ -22,8 +31,12 @@ export {
   CliError,
   type CliErrorCode,
   ConfigFileError,
+  CredentialError,
   FaultUnavailableError,
+  FileExistsError,
   NodeFailedError,
+  NoSecurityError,
+  PeerRefusedError,
   PeerUnreachableError,
   PortInUseError,
   VersionMismatchError,
@@ -32,3 +45,5 @@ export { formatHostPort, type HostPort, parseHostPort } from './flags.js';
 export type { NodeStatusReport } from './node/status-report.js';
 export { PROMETHEUS_CONTENT_TYPE } from './node/status-server.js';
 export { createProgram, runCli } from './program.js';
+export * from './report/index.js';
+export { type NodeSecurity, resolveSecurity, type SecurityFlags } from './security/node-security.js';

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { certsCommand } from './commands/certs.js';
 import { demoClientsCommand, demoCommand } from './commands/demo.js';
 import { nodeCommand } from './commands/node.js';
 import { statusCommand } from './commands/status.js';
@@ -18,9 +19,12 @@ export function createProgram(): Command {
 Examples:
   $ mcft demo                      # the whole idea in under a minute, on this machine
   $ mcft demo --fault stop --json  # hang the primary instead of killing it; summary as JSON
-  $ mcft secondary --listen 10.0.0.2:7000 --arbiter witness --witness 10.0.0.3:7100
-  $ mcft primary --secondary 10.0.0.2:7000 --arbiter witness --witness 10.0.0.3:7100
-  $ mcft status 127.0.0.1:9464
+  $ mcft certs --out certs --ip 10.0.0.1,10.0.0.2,10.0.0.3      # a test CA and node certificates
+  $ mcft secondary --listen 10.0.0.2:7000 --arbiter witness --witness 10.0.0.3:7100 \\
+      --ca certs/ca.pem --cert certs/secondary.pem --key certs/secondary.key
+  $ mcft primary --secondary 10.0.0.2:7000 --arbiter witness --witness 10.0.0.3:7100 \\
+      --ca certs/ca.pem --cert certs/primary.pem --key certs/primary.key
+  $ mcft status 10.0.0.1:9464 --ca certs/ca.pem --cert certs/primary.pem --key certs/primary.key
   $ mcft <command> --help`,
     );
   for (const command of [
@@ -29,6 +33,7 @@ Examples:
     nodeCommand('secondary'),
     witnessCommand(),
     statusCommand(),
+    certsCommand(),
     benchCommand(),
   ]) {
     program.addCommand(command);

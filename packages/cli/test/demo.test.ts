@@ -46,11 +46,13 @@ describe('mcft demo --json', () => {
   const runs = [
     { fault: 'kill', transport: 'tcp' },
     { fault: 'stop', transport: 'tcp' },
-    { fault: 'none', transport: 'tcp' },
+    { fault: 'none', transport: 'tcp', plain: true },
     { fault: 'kill', transport: 'rdma-sim' },
   ] as const;
-  for (const { fault, transport } of runs) {
-    it(`passes with --fault ${fault} --transport ${transport}, reports every summary field, and leaves nothing behind`, async () => {
+  for (const run_ of runs) {
+    const { fault, transport } = run_;
+    const plain = 'plain' in run_ && run_.plain === true;
+    it(`passes with --fault ${fault} --transport ${transport}${plain ? ' --insecure-plain' : ' (TLS)'}, reports every summary field, and leaves nothing behind`, async () => {
       const { env, tmp, tag } = isolation();
       const args = [
         'demo',
@@ -63,6 +65,7 @@ describe('mcft demo --json', () => {
         fault,
         '--transport',
         transport,
+        ...(plain ? ['--insecure-plain'] : []),
       ];
       const run = await runMcft(args, {
         env,
@@ -74,6 +77,11 @@ describe('mcft demo --json', () => {
       expect(summary.verdict).toBe('pass');
       expect(run.code).toBe(0);
       expect(summary.config.transport).toBe(transport);
+      // TLS by default, as the secondary itself reported it, with authenticated heartbeats.
+      expect(summary.config.security).toBe(plain ? 'plain' : 'tls');
+      expect(summary.channelSecurity).toBe(plain ? 'plain' : 'tls');
+      expect(summary.heartbeatAuthentication).toBe(plain ? 'none' : 'hmac-sha256-128');
+      expect(typeof summary.rejectedHeartbeats).toBe('number');
       expect(summary.epochs).toBeGreaterThan(0);
       expect(summary.checkpointsPerSec).toBeGreaterThan(0);
       expect(summary.pauseMs.p50).toBeGreaterThan(0);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { resolveCertsOptions, writeCertificates } from '../src/commands/certs.js';
 import { createNetnsPair, listNetns, netnsUnavailableReason } from '../src/netns.js';
 import type { NodeStatusReport } from '../src/node/status-report.js';
 import { type McftRun, parsePrometheusText, runMcft, startMcft } from './mcft-process.js';
@@ -34,15 +35,28 @@ describe.skipIf(skip)(
         cleanups.push(() => pair.destroy());
         const dir = mkdtempSync(join(tmpdir(), 'mcft-netns-'));
         cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-        const start = (ns: string, args: string[]): McftRun => {
-          const run = startMcft([...args, '--json'], { prefix: pair.exec(ns) });
+        const A = pair.addressA;
+        const B = pair.addressB;
+        // Secure as in production: certificates for both hosts' addresses from one CA.
+        const certs = join(dir, 'certs');
+        writeCertificates(
+          resolveCertsOptions({ out: certs, nodes: 'primary,secondary,witness,admin', ip: `${A},${B}` }),
+        );
+        const tls = (name: string) => [
+          '--ca',
+          join(certs, 'ca.pem'),
+          '--cert',
+          join(certs, `${name}.pem`),
+          '--key',
+          join(certs, `${name}.key`),
+        ];
+        const start = (ns: string, name: string, args: string[]): McftRun => {
+          const run = startMcft([...args, ...tls(name), '--json'], { prefix: pair.exec(ns) });
           cleanups.push(() => run.kill());
           return run;
         };
-        const A = pair.addressA;
-        const B = pair.addressB;
         // Host b runs the witness and the secondary; host a the primary.
-        const witness = start(pair.b, [
+        const witness = start(pair.b, 'witness', [
           'witness',
           '--listen',
           `${B}:7100`,
@@ -62,7 +76,7 @@ describe.skipIf(skip)(
           '--transport',
           transport,
         ];
-        const secondary = start(pair.b, [
+        const secondary = start(pair.b, 'secondary', [
           'secondary',
           '--listen',
           `${B}:7000`,
@@ -77,7 +91,7 @@ describe.skipIf(skip)(
         const s = await secondary.waitFor((l) => l.type === 'listening', 30_000, 'the secondary listening');
         expect(s.heartbeat).toBe(B);
         expect(s.transport).toBe(transport);
-        const primary = start(pair.a, [
+        const primary = start(pair.a, 'primary', [
           'primary',
           '--secondary',
           `${B}:7000`,
@@ -99,21 +113,41 @@ describe.skipIf(skip)(
         expect(redis(pair.b, A, ['INCR', 'n'])).toBe('1');
         expect(redis(pair.b, A, ['GET', 'k3'])).toBe('v3');
 
-        // mcft status across the link, both ways.
-        const ps = await runMcft(['status', `${A}:9464`, '--json'], { prefix: pair.exec(pair.b) });
+        // mcft status across the link, both ways, over HTTPS with a client certificate.
+        const ps = await runMcft(['status', `${A}:9464`, '--json', ...tls('admin')], {
+          prefix: pair.exec(pair.b),
+        });
         expect(ps.code, ps.stderr).toBe(0);
         const pr = JSON.parse(ps.stdout) as NodeStatusReport;
         expect(pr).toMatchObject({
           role: 'primary',
           state: 'protected',
-          peer: { detector: 'alive', connected: true },
+          peer: {
+            detector: 'alive',
+            connected: true,
+            channelSecurity: 'tls',
+            heartbeatAuthentication: 'hmac-sha256-128',
+          },
         });
-        const ss = await runMcft(['status', `${B}:9464`], { prefix: pair.exec(pair.a) });
+        const ss = await runMcft(['status', `${B}:9464`, ...tls('admin')], { prefix: pair.exec(pair.a) });
         expect(ss.code, ss.stderr).toBe(0);
         expect(ss.stdout).toMatch(/role \/ state\s+secondary \/ protecting/);
         const metrics = execFileSync(
           'ip',
-          ['netns', 'exec', pair.a, 'curl', '-sf', `http://${B}:9464/metrics`],
+          [
+            'netns',
+            'exec',
+            pair.a,
+            'curl',
+            '-sf',
+            '--cacert',
+            join(certs, 'ca.pem'),
+            '--cert',
+            join(certs, 'admin.pem'),
+            '--key',
+            join(certs, 'admin.key'),
+            `https://${B}:9464/metrics`,
+          ],
           { encoding: 'utf8', timeout: 10_000 },
         );
         const info = parsePrometheusText(metrics).samples.find((x) => x.name === 'mcft_node_info');
@@ -125,8 +159,12 @@ describe.skipIf(skip)(
         // Everything acknowledged is on host b now, and it serves new writes.
         expect(redis(pair.a, B, ['GET', 'k19'])).toBe('v19');
         expect(redis(pair.a, B, ['INCR', 'n'])).toBe('2');
+        // Without a client certificate the status endpoint answers nothing.
+        const anonymous = await runMcft(['status', `${B}:9464`], { prefix: pair.exec(pair.a) });
+        expect(anonymous.code).toBe(2);
         const after = JSON.parse(
-          (await runMcft(['status', `${B}:9464`, '--json'], { prefix: pair.exec(pair.a) })).stdout,
+          (await runMcft(['status', `${B}:9464`, '--json', ...tls('admin')], { prefix: pair.exec(pair.a) }))
+            .stdout,
         ) as NodeStatusReport;
         expect(after).toMatchObject({ role: 'secondary', state: 'serving', generation: 2 });
 

@@ -18,8 +18,9 @@ function tempDir(): string {
   return dir;
 }
 
+/** A node on a trusted test machine: plain TCP, named explicitly (security.test.ts covers TLS and PSK). */
 function node(args: string[]): McftRun {
-  const run = startMcft([...args, '--json']);
+  const run = startMcft([...args, '--insecure-plain', '--json']);
   cleanups.push(() => run.kill());
   return run;
 }
@@ -111,6 +112,9 @@ describe('mcft witness, secondary, primary and status on loopback', () => {
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/role \/ state\s+primary \/ protected/);
     expect(table.stdout).toMatch(/detector\s+alive/);
+    expect(table.stdout).toMatch(
+      /channel security\s+PLAIN TCP \(trusted lab network only\); heartbeats unauthenticated/,
+    );
     const pj = JSON.parse(
       (await runMcft(['status', String(p.metrics), '--json'])).stdout,
     ) as NodeStatusReport;
@@ -119,6 +123,7 @@ describe('mcft witness, secondary, primary and status on loopback', () => {
     expect(pj.committedEpoch).toBeGreaterThan(0);
     expect(pj.peer.detector).toBe('alive');
     expect(pj.peer.connected).toBe(true);
+    expect(pj.peer).toMatchObject({ channelSecurity: 'plain', heartbeatAuthentication: 'none' });
     expect(pj.service).toEqual({ host: '127.0.0.1', port: Number(port) });
     const sj = JSON.parse(
       (await runMcft(['status', String(s.metrics), '--json'])).stdout,
@@ -147,6 +152,11 @@ describe('mcft witness, secondary, primary and status on loopback', () => {
       '1',
     ]);
     expect(types.get('mcft_epoch')).toBe('gauge');
+    expect(sample('mcft_channel_security_info')?.labels).toEqual({
+      role: 'primary',
+      channel: 'plain',
+      heartbeat_authentication: 'none',
+    });
     // A primary has no checkpoint store: absent, not a false zero.
     expect(sample('mcft_store_ram_bytes')).toBeUndefined();
     const sm = parsePrometheusText((await fetchText(`http://${String(s.metrics)}/metrics`)).text).samples;
@@ -265,7 +275,7 @@ describe('mcft errors', () => {
   it('a taken port is MC_ERR_CLI_PORT_IN_USE, for the data channel, the service and the metrics', async () => {
     const dir = tempDir();
     const taken = await takenPort();
-    const base = ['--arbiter-dir', dir, '--memory-mib', '4'];
+    const base = ['--arbiter-dir', dir, '--memory-mib', '4', '--insecure-plain'];
     await expectError(
       ['secondary', '--listen', `127.0.0.1:${taken}`, '--service', '127.0.0.1:0', ...base],
       'MC_ERR_CLI_PORT_IN_USE',
@@ -291,7 +301,7 @@ describe('mcft errors', () => {
       '--metrics',
     );
     await expectError(
-      ['witness', '--listen', `127.0.0.1:${taken}`, '--state-file', join(dir, 'w.json')],
+      ['witness', '--listen', `127.0.0.1:${taken}`, '--state-file', join(dir, 'w.json'), '--insecure-plain'],
       'MC_ERR_CLI_PORT_IN_USE',
     );
   });
@@ -312,6 +322,7 @@ describe('mcft errors', () => {
         '4',
         '--attach-timeout-ms',
         '300',
+        '--insecure-plain',
       ],
       'MC_ERR_CLI_PEER_UNREACHABLE',
       `the secondary at 127.0.0.1:${nobody}`,
@@ -327,6 +338,7 @@ describe('mcft errors', () => {
         'witness',
         '--witness',
         `127.0.0.1:${nobody}`,
+        '--insecure-plain',
       ],
       'MC_ERR_CLI_PEER_UNREACHABLE',
       'the witness',
@@ -363,6 +375,7 @@ describe('mcft errors', () => {
         dir,
         '--memory-mib',
         '8',
+        '--insecure-plain',
       ],
       'MC_ERR_CLI_VERSION_MISMATCH',
       'pages',
@@ -370,7 +383,7 @@ describe('mcft errors', () => {
   });
 
   it('--help on every command exits 0 and shows examples', async () => {
-    for (const command of ['', 'demo', 'primary', 'secondary', 'witness', 'status', 'bench']) {
+    for (const command of ['', 'demo', 'primary', 'secondary', 'witness', 'status', 'certs', 'bench']) {
       const run = await runMcft([...(command === '' ? [] : [command]), '--help']);
       expect(run.code, command).toBe(0);
       expect(run.stdout, command).toContain('Examples:');

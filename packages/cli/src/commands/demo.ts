@@ -31,6 +31,7 @@ interface DemoFlags {
   clients: string;
   pipeline: string;
   json?: boolean;
+  insecurePlain?: boolean;
 }
 
 /** Checks the demo's flags. */
@@ -51,6 +52,7 @@ export function resolveDemoOptions(flags: DemoFlags): DemoOptions {
     transport,
     connections: parseInteger('--clients', flags.clients, 1, 256),
     pipeline: parseInteger('--pipeline', flags.pipeline, 1, 1024),
+    security: flags.insecurePlain === true ? 'plain' : 'tls',
   };
 }
 
@@ -86,6 +88,10 @@ export function demoCommand(): Command {
     )
     .option('--clients <n>', 'concurrent client connections', String(DEFAULT_DEMO_CLIENTS))
     .option('--pipeline <n>', 'commands each connection sends per round trip', '32')
+    .option(
+      '--insecure-plain',
+      'plain TCP between the processes instead of TLS 1.3 with a throwaway CA (to compare the cost)',
+    )
     .option('--json', 'print only the summary, as JSON')
     .addHelpText(
       'after',
@@ -95,6 +101,7 @@ Examples:
   $ mcft demo --fault stop                    # a hung primary: SIGSTOP, takeover, then SIGCONT (it finds itself deposed)
   $ sudo mcft demo --fault partition          # two network namespaces, iptables DROP between them
   $ mcft demo --transport rdma-sim            # checkpoints as one-sided RDMA writes (simulated NICs)
+  $ mcft demo --insecure-plain                # plain TCP instead of TLS 1.3 with a throwaway CA
   $ mcft demo --duration 10 --epoch-ms 5 --mix set=80,incr=20 --json | jq .failover
 
 Exit code: 0 on a passing verdict, 1 on a failing one, 2 on a bad flag or an environment problem.`,
@@ -122,7 +129,7 @@ Exit code: 0 on a passing verdict, 1 on a failing one, 2 on a bad flag or an env
       let summary: DemoSummary;
       try {
         view.log(
-          `mcft demo: ${options.durationS} s of load, ${options.epochMs} ms epochs, ${options.memoryMib} MiB guest, fault: ${options.fault}`,
+          `mcft demo: ${options.durationS} s of load, ${options.epochMs} ms epochs, ${options.memoryMib} MiB guest, fault: ${options.fault}, channels: ${options.security === 'tls' ? 'TLS 1.3' : 'plain TCP'}`,
         );
         summary = await runDemo(options, view, resources);
       } finally {

@@ -18,8 +18,15 @@ import { nodeStartError } from '../node/errors-map.js';
 import { localAddressFor } from '../node/local-address.js';
 import { probeListen } from '../node/probe-port.js';
 import { type NodeStatusReport, statusReport } from '../node/status-report.js';
-import { type StatusServer, startStatusServer } from '../node/status-server.js';
+import { type StatusServer, startStatusServer, statusServerScheme } from '../node/status-server.js';
 import { createPrinter, type Printer } from '../printer.js';
+import {
+  describeSecurity,
+  type NodeSecurity,
+  resolveSecurity,
+  securityOptions,
+} from '../security/node-security.js';
+import { addSecurityOptions } from '../security/security-options.js';
 
 type Role = 'primary' | 'secondary';
 
@@ -48,6 +55,13 @@ interface NodeFlags {
   nodeId?: string;
   transport?: string;
   config?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  pskFile?: string;
+  pskIdentity?: string;
+  insecurePlain?: boolean;
+  metricsPublic?: boolean;
   json?: boolean;
   traceCheckpoints?: boolean;
   exitWithStdin?: boolean;
@@ -71,13 +85,17 @@ export interface NodeSettings {
   attachTimeoutMs: number | null;
   nodeId: string | null;
   transport: NodeTransport;
+  /** How the data channel, the heartbeats, the witness connection and the status endpoint are protected. */
+  security: NodeSecurity;
+  /** A plain-HTTP status endpoint may listen on a non-loopback address. */
+  metricsPublic: boolean;
 }
 
 /** Flags win over the config file; the config file wins over defaults. */
 export function resolveNodeSettings(role: Role, flags: NodeFlags): NodeSettings {
   const config: NodeConfig = flags.config === undefined ? {} : readConfigFile(flags.config);
-  const get = (key: keyof NodeConfig & keyof NodeFlags): string | number | undefined =>
-    (flags[key] as string | undefined) ?? config[key];
+  const get = (key: keyof NodeConfig & keyof NodeFlags): string | number | boolean | undefined =>
+    (flags[key] as string | boolean | undefined) ?? config[key];
   const listen = get('listen');
   const secondary = get('secondary');
   if (role === 'secondary') {
@@ -99,16 +117,20 @@ export function resolveNodeSettings(role: Role, flags: NodeFlags): NodeSettings 
   const nodeId = get('nodeId');
   if (nodeId !== undefined && (typeof nodeId !== 'string' || nodeId === ''))
     throw new BadFlagError('--node-id', 'must be a non-empty string');
-  return {
+  const metrics = parseHostPort(
+    '--metrics',
+    get('metrics') ?? `${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}`,
+    true,
+  );
+  const metricsPublic = get('metricsPublic');
+  if (metricsPublic !== undefined && typeof metricsPublic !== 'boolean')
+    throw new BadFlagError('--metrics-public', 'is a switch (true or false in a config file)');
+  const settings = {
     role,
     listen: listen === undefined ? null : parseHostPort('--listen', listen, true),
     secondary: secondary === undefined ? null : parseHostPort('--secondary', secondary),
     service: parseHostPort('--service', get('service') ?? '127.0.0.1:6379', true),
-    metrics: parseHostPort(
-      '--metrics',
-      get('metrics') ?? `${DEFAULT_METRICS_HOST}:${DEFAULT_METRICS_PORT}`,
-      true,
-    ),
+    metrics,
     heartbeat: heartbeat === undefined ? null : checkIp('--heartbeat', heartbeat),
     arbiter: chooseArbiter({
       arbiter: get('arbiter'),
@@ -135,7 +157,20 @@ export function resolveNodeSettings(role: Role, flags: NodeFlags): NodeSettings 
     attachTimeoutMs: attach === undefined ? null : parseInteger('--attach-timeout-ms', attach, 100, 600_000),
     nodeId: nodeId === undefined ? null : String(nodeId),
     transport: parseChoice('--transport', get('transport') ?? 'tcp', NODE_TRANSPORTS),
+    // Secure by default: checked last, so that a mistyped flag is reported as itself first.
+    security: resolveSecurity(role, {
+      ca: get('ca'),
+      cert: get('cert'),
+      key: get('key'),
+      pskFile: get('pskFile'),
+      pskIdentity: get('pskIdentity'),
+      insecurePlain: get('insecurePlain'),
+    }),
+    metricsPublic: metricsPublic === true,
   };
+  // A plain status endpoint off loopback is refused now, before anything listens.
+  statusServerScheme(settings.metrics, settings.security, settings.metricsPublic);
+  return settings;
 }
 
 function checkIp(flag: string, value: unknown): string {
@@ -176,7 +211,7 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
     await arbiter?.close().catch(() => undefined);
   };
   try {
-    arbiter = await openArbiter(s.arbiter);
+    arbiter = await openArbiter(s.arbiter, s.security);
     const heartbeatAddress =
       s.heartbeat ?? (s.role === 'primary' ? await localAddressFor(s.secondary!.host) : s.listen!.host);
     node = await startProtectedKvNode({
@@ -195,6 +230,8 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
         address: heartbeatAddress,
       },
       ...(s.attachTimeoutMs === null ? {} : { attachTimeoutMs: s.attachTimeoutMs }),
+      // TLS or PSK on the data channel also turns on authenticated heartbeats in the engine.
+      channel: { security: securityOptions(s.security) },
       ...(s.nodeId === null ? {} : { nodeId: s.nodeId }),
       // The simulated NIC sits on the same local address as the heartbeats: the one facing the peer.
       ...(s.transport === 'rdma-sim' ? { transport: { kind: 'rdma-sim', host: heartbeatAddress } } : {}),
@@ -206,7 +243,8 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
         s.memoryMib * 1024 * 1024,
         running.service === undefined ? null : { host: running.service.host, port: running.service.port },
       );
-    status = await startStatusServer(s.metrics, report);
+    status = await startStatusServer(s.metrics, report, s.security, s.metricsPublic);
+    const statusUrl = `${status.scheme}://${formatHostPort(status.address)}/status`;
     watch(running, out, traceCheckpoints);
     out.event(
       'listening',
@@ -221,10 +259,14 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
         arbiter: arbiter.describe,
         heartbeat: heartbeatAddress,
         transport: s.transport,
+        security: s.security.mode,
+        statusScheme: status.scheme,
       },
-      s.role === 'primary'
-        ? `primary: KV service on ${formatHostPort(running.service!)}, protecting it through the secondary at ${peer}; status on http://${formatHostPort(status.address)}/status (arbiter: ${arbiter.describe})`
-        : `secondary: waiting for a primary on ${formatHostPort(running.dataAddress!)}; serves KV on ${formatHostPort(s.service)} after a takeover; status on http://${formatHostPort(status.address)}/status (arbiter: ${arbiter.describe})`,
+      `${
+        s.role === 'primary'
+          ? `primary: KV service on ${formatHostPort(running.service!)}, protecting it through the secondary at ${peer}; status on ${statusUrl} (arbiter: ${arbiter.describe})`
+          : `secondary: waiting for a primary on ${formatHostPort(running.dataAddress!)}; serves KV on ${formatHostPort(s.service)} after a takeover; status on ${statusUrl} (arbiter: ${arbiter.describe})`
+      }\n  channels: ${describeSecurity(s.security)}`,
     );
     if (s.role === 'primary') {
       await running.ready;
@@ -240,6 +282,7 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
     throw nodeStartError(error, {
       ...(listen === undefined ? {} : { listen }),
       ...(peer === undefined ? {} : { peer }),
+      security: s.security.mode,
     });
   }
   return { node: node!, status: status!, report: report!, stop: closeAll };
@@ -307,20 +350,24 @@ function watch(node: ProtectedKvNode, out: Printer, traceCheckpoints: boolean): 
 const NODE_EXAMPLES: Record<Role, string> = {
   secondary: `
 Examples:
+  # certificates for the three hosts, once (copy ca.pem and each host's .pem/.key there)
+  $ mcft certs --out certs --nodes primary,secondary,witness --ip 10.0.0.1,10.0.0.2,10.0.0.3
   # host B (10.0.0.2): wait for the primary, serve KV on :6379 after a takeover
   $ mcft secondary --listen 10.0.0.2:7000 --service 10.0.0.2:6379 --metrics 10.0.0.2:9464 \\
-      --arbiter witness --witness 10.0.0.3:7100
-  # both nodes on one host, shared-file arbiter
-  $ mcft secondary --listen 127.0.0.1:7000 --service 127.0.0.1:6380 --arbiter-dir /tmp/mc-arbiter
+      --arbiter witness --witness 10.0.0.3:7100 --ca certs/ca.pem --cert certs/secondary.pem --key certs/secondary.key
+  # both nodes on one host, shared-file arbiter, a trusted lab machine
+  $ mcft secondary --listen 127.0.0.1:7000 --service 127.0.0.1:6380 --arbiter-dir /tmp/mc-arbiter --insecure-plain
   # everything from a file (flags override it)
   $ mcft secondary --config secondary.json`,
   primary: `
 Examples:
   # host A (10.0.0.1): serve KV on :6379, protected by the secondary on host B
   $ mcft primary --secondary 10.0.0.2:7000 --service 10.0.0.1:6379 --metrics 10.0.0.1:9464 \\
-      --arbiter witness --witness 10.0.0.3:7100
-  # both nodes on one host, shared-file arbiter, 10 ms epochs
-  $ mcft primary --secondary 127.0.0.1:7000 --service 127.0.0.1:6379 --arbiter-dir /tmp/mc-arbiter --epoch-ms 10
+      --arbiter witness --witness 10.0.0.3:7100 --ca certs/ca.pem --cert certs/primary.pem --key certs/primary.key
+  # both nodes on one host, shared-file arbiter, 10 ms epochs, a pre-shared key
+  $ mcft certs --out keys --psk
+  $ mcft primary --secondary 127.0.0.1:7000 --service 127.0.0.1:6379 --arbiter-dir /tmp/mc-arbiter --epoch-ms 10 \\
+      --psk-file keys/psk.key
   $ redis-cli -p 6379 set greeting hello`,
 };
 
@@ -379,7 +426,12 @@ export function nodeCommand(role: Role): Command {
       '--config <file.json>',
       'read settings from a JSON file (keys: the flags in camelCase); flags override it',
     )
+    .option(
+      '--metrics-public',
+      'let a plain-HTTP status endpoint (no TLS certificates) listen on a non-loopback address',
+    )
     .option('--json', 'print events as JSON lines');
+  addSecurityOptions(command);
   if (role === 'primary') {
     command
       .option('--slots <n>', `hash slots of the KV table (default: ${DEFAULT_NODE_SLOTS})`)

@@ -18,6 +18,8 @@ export interface DemoSummary {
     transport: string;
     connections: number;
     pipeline: number;
+    /** What the demo asked for: `tls` (the default) or `plain` (`--insecure-plain`). */
+    security: 'tls' | 'plain';
   };
   /** Checkpoints the primary took and the secondary acknowledged. */
   epochs: number;
@@ -72,6 +74,12 @@ export interface DemoSummary {
   };
   /** The secondary's checkpoint store RAM over the guest memory (1 = a plain second copy). */
   secondaryMemoryRatio: number | null;
+  /** How the data channel was protected, as the secondary reported it while protecting. */
+  channelSecurity: 'tls' | 'psk' | 'plain' | null;
+  /** `hmac-sha256-128` when the heartbeats were authenticated, else `none` (null: never reported). */
+  heartbeatAuthentication: string | null;
+  /** Heartbeats the secondary refused (forged, replayed, stale, unauthenticated) while protecting. */
+  rejectedHeartbeats: number;
   wallS: number;
 }
 
@@ -93,6 +101,14 @@ export function formatSummary(s: DemoSummary): string {
     [
       'checkpoint size p50 / p99',
       `${n(s.checkpointBytes.p50 / 1024, 1)} / ${n(s.checkpointBytes.p99 / 1024, 1)} KiB (${n(s.checkpointMBps, 2)} MB/s)`,
+    ],
+    [
+      'channel security',
+      s.channelSecurity === null
+        ? '- (not reported)'
+        : s.channelSecurity === 'plain'
+          ? 'PLAIN TCP (--insecure-plain): checkpoints and heartbeats unauthenticated'
+          : `${s.channelSecurity === 'tls' ? 'TLS 1.3, mutual certificates' : 'TLS 1.3, pre-shared key'}; heartbeats ${s.heartbeatAuthentication}, ${n(s.rejectedHeartbeats)} rejected`,
     ],
     ['cork depth (max)', `${n(s.corkDepthMax)} replies held for their checkpoint`],
     [

@@ -1,6 +1,8 @@
 import { type Arbiter, createFileArbiter, createWitnessArbiter } from '@microcheckpoint/mc-core';
-import { BadFlagError, PeerUnreachableError } from '../errors.js';
+import { BadFlagError, PeerRefusedError, PeerUnreachableError } from '../errors.js';
 import { formatHostPort, type HostPort, parseChoice, parseHostPort } from '../flags.js';
+import { type NodeSecurity, securityOptions } from '../security/node-security.js';
+import { refusalIn } from '../security/refusal.js';
 
 /** The arbiters a node can use. */
 export const ARBITER_KINDS = ['file', 'witness', 'etcd'] as const;
@@ -66,10 +68,11 @@ export interface OpenArbiter {
 }
 
 /**
- * Creates the arbiter. A witness is asked for its status first, so an unreachable one is reported at
- * start and not at the first failover.
+ * Creates the arbiter. A witness is reached with the node's own credentials (the same mode the
+ * witness listens with) and asked for its status first, so an unreachable or refusing one is
+ * reported at start and not at the first failover.
  */
-export async function openArbiter(choice: ArbiterChoice): Promise<OpenArbiter> {
+export async function openArbiter(choice: ArbiterChoice, security: NodeSecurity): Promise<OpenArbiter> {
   if (choice.kind === 'file') {
     return {
       arbiter: createFileArbiter({ directory: choice.dir }),
@@ -78,12 +81,28 @@ export async function openArbiter(choice: ArbiterChoice): Promise<OpenArbiter> {
     };
   }
   if (choice.kind === 'witness') {
-    const witness = createWitnessArbiter({ host: choice.witness.host, port: choice.witness.port });
+    const witness = createWitnessArbiter({
+      host: choice.witness.host,
+      port: choice.witness.port,
+      security: securityOptions(security),
+    });
     try {
       await witness.status();
     } catch (error) {
       await witness.close().catch(() => undefined);
-      throw new PeerUnreachableError('the witness', formatHostPort(choice.witness), { cause: error });
+      const refusal = refusalIn(error);
+      if (refusal !== null)
+        throw new PeerRefusedError(
+          `the witness at ${formatHostPort(choice.witness)} and this node refused each other's credentials (${refusal}); the witness must run with the same --ca (or --psk-file) as the nodes`,
+          { cause: error },
+        );
+      throw new PeerUnreachableError(
+        security.mode === 'plain'
+          ? 'the witness'
+          : `the witness (if it runs with other credentials or without ${security.mode === 'tls' ? 'TLS' : 'the PSK'}, it drops this node's connection: check its log)`,
+        formatHostPort(choice.witness),
+        { cause: error },
+      );
     }
     return {
       arbiter: witness,

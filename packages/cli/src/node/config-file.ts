@@ -21,10 +21,20 @@ export const CONFIG_KEYS = [
   'attachTimeoutMs',
   'nodeId',
   'transport',
+  'ca',
+  'cert',
+  'key',
+  'pskFile',
+  'pskIdentity',
+  'insecurePlain',
+  'metricsPublic',
 ] as const;
 
+/** Keys that are switches: `true` or `false` in the file. */
+const SWITCH_KEYS: readonly string[] = ['insecurePlain', 'metricsPublic'];
+
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
-export type NodeConfig = Partial<Record<ConfigKey, string | number>>;
+export type NodeConfig = Partial<Record<ConfigKey, string | number | boolean>>;
 
 /** Reads a JSON config file: one object whose keys are node flags in camelCase. */
 export function readConfigFile(path: string): NodeConfig {
@@ -49,7 +59,9 @@ export function readConfigFile(path: string): NodeConfig {
         path,
         `unknown key ${JSON.stringify(key)} (allowed: ${CONFIG_KEYS.join(', ')})`,
       );
-    if (typeof value !== 'string' && typeof value !== 'number')
+    if (SWITCH_KEYS.includes(key)) {
+      if (typeof value !== 'boolean') throw new ConfigFileError(path, `key ${key} must be true or false`);
+    } else if (typeof value !== 'string' && typeof value !== 'number')
       throw new ConfigFileError(path, `key ${key} must be a string or a number`);
     config[key as ConfigKey] = value;
   }

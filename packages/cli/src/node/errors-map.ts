@@ -2,10 +2,12 @@ import {
   BadFlagError,
   CliError,
   NodeFailedError,
+  PeerRefusedError,
   PeerUnreachableError,
   PortInUseError,
   VersionMismatchError,
 } from '../errors.js';
+import { refusalIn } from '../security/refusal.js';
 
 const LISTEN_CODES = new Set(['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES']);
 
@@ -22,8 +24,17 @@ function causeWith(error: unknown, codes: (code: string) => boolean): (Error & {
  * Turns what the engine or the OS threw while a node starts into the CLI's typed errors: a port in
  * use, a peer that does not answer, a peer of another version, or the engine's own error.
  */
-export function nodeStartError(error: unknown, context: { listen?: string; peer?: string }): CliError {
+export function nodeStartError(
+  error: unknown,
+  context: { listen?: string; peer?: string; security?: 'tls' | 'psk' | 'plain' },
+): CliError {
   if (error instanceof CliError) return error;
+  const refusal = refusalIn(error);
+  if (refusal !== null)
+    return new PeerRefusedError(
+      `${context.peer === undefined ? 'the peer' : `the secondary at ${context.peer}`} and this node refused each other's credentials (${refusal}); both nodes must use certificates from the same --ca (or the same --psk-file and --psk-identity)`,
+      { cause: error },
+    );
   if (causeWith(error, (c) => LISTEN_CODES.has(c)) !== null)
     return new PortInUseError('--listen', context.listen ?? 'its address', { cause: error });
   const mc = causeWith(error, (c) => c.startsWith('MC_ERR_'));
@@ -34,7 +45,13 @@ export function nodeStartError(error: unknown, context: { listen?: string; peer?
       { cause: error },
     );
   if (code === 'MC_ERR_ATTACH')
-    return new PeerUnreachableError('the secondary', context.peer ?? 'its address', { cause: error });
+    return new PeerUnreachableError(
+      context.security === 'tls' || context.security === 'psk'
+        ? `the secondary (or the two nodes refused each other's ${context.security === 'tls' ? 'certificates: in TLS 1.3 the client may learn of a refusal only as a closed channel' : 'pre-shared keys'}; the secondary's log says why)`
+        : 'the secondary',
+      context.peer ?? 'its address',
+      { cause: error },
+    );
   if (
     code.startsWith('MC_ERR_WITNESS') ||
     code === 'MC_ERR_ARBITER_UNAVAILABLE' ||

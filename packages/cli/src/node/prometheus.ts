@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { NodeStatusReport } from './status-report.js';
 
 /**
@@ -9,6 +9,8 @@ export class NodeMetrics {
   readonly registry = new Registry();
   readonly #read: () => NodeStatusReport;
   readonly #info: Gauge<'role' | 'state' | 'node_id' | 'peer_detector' | 'version'>;
+  readonly #security: Gauge<'role' | 'channel' | 'heartbeat_authentication'>;
+  readonly #rejected: Counter<'role' | 'reason'>;
   readonly #gauges: Array<[Gauge<'role'>, (r: NodeStatusReport) => number | null]>;
   readonly #quantiles: Array<
     [Gauge<'role' | 'quantile'>, (r: NodeStatusReport) => NodeStatusReport['pauseMs'], number]
@@ -22,6 +24,18 @@ export class NodeMetrics {
       name: 'mcft_node_info',
       help: 'Always 1; the labels say who this node is and what state it is in',
       labelNames: ['role', 'state', 'node_id', 'peer_detector', 'version'],
+      registers: [r],
+    });
+    this.#security = new Gauge({
+      name: 'mcft_channel_security_info',
+      help: 'Always 1; channel is tls, psk or plain (a trusted lab network only), heartbeat_authentication hmac-sha256-128 or none',
+      labelNames: ['role', 'channel', 'heartbeat_authentication'],
+      registers: [r],
+    });
+    this.#rejected = new Counter({
+      name: 'mcft_heartbeats_rejected_total',
+      help: 'Heartbeats refused as forged, replayed, stale or unauthenticated (never taken as a sign of life)',
+      labelNames: ['role', 'reason'],
       registers: [r],
     });
     // Every gauge carries the role: a labelled gauge shows no sample until set, so a number this
@@ -143,6 +157,18 @@ export class NodeMetrics {
         version: report.mcftVersion,
       })
       .set(1);
+    this.#security.reset();
+    this.#security
+      .labels({
+        role: report.role,
+        channel: report.peer.channelSecurity,
+        heartbeat_authentication: report.peer.heartbeatAuthentication,
+      })
+      .set(1);
+    // The engine keeps the totals; a counter is rebuilt from them at each scrape.
+    this.#rejected.reset();
+    for (const [reason, count] of Object.entries(report.peer.rejectedHeartbeats))
+      this.#rejected.labels({ role: report.role, reason }).inc(count);
     for (const [gauge, value] of this.#gauges) {
       const v = value(report);
       gauge.reset();

@@ -32,6 +32,15 @@ export interface NodeStatusReport {
     connected: boolean;
     lastHeartbeatAgeMs: number | null;
     phi: number;
+    /**
+     * How the data channel is protected: `tls` or `psk`, or `plain` (a trusted lab network only:
+     * whoever reaches the port can inject a checkpoint).
+     */
+    channelSecurity: 'plain' | 'tls' | 'psk';
+    /** `hmac-sha256-128` when heartbeats are authenticated, else `none`. */
+    heartbeatAuthentication: string;
+    /** Heartbeats refused (never taken as a sign of life), by reason. */
+    rejectedHeartbeats: { forged: number; replayed: number; stale: number; unauthenticated: number };
   };
   pauseMs: Percentiles;
   checkpointBytes: Percentiles;
@@ -85,6 +94,9 @@ export function statusReport(
       connected: status.peer.connected,
       lastHeartbeatAgeMs: finite(status.peer.lastHeartbeatAgeMs),
       phi: finite(status.peer.phi) ?? 0,
+      channelSecurity: status.peer.channelSecurity,
+      heartbeatAuthentication: status.peer.heartbeatAuthentication,
+      rejectedHeartbeats: { ...status.peer.rejectedHeartbeats },
     },
     pauseMs: pick(status.pauseMs),
     checkpointBytes: pick(status.checkpointBytes),
