@@ -671,6 +671,11 @@ class PrimaryEngine extends EventEmitter implements Primary {
         });
       } catch (err) {
         lastError = err;
+        // A refused handshake (the peer's certificate or key does not match) will not get better by
+        // retrying: say so now instead of at the attach deadline.
+        const code = (err as { code?: unknown }).code;
+        if (typeof code === 'string' && (code.startsWith('MC_ERR_TLS_') || code.startsWith('MC_ERR_AUTH_')))
+          throw new AttachError(`the secondary at ${o.host}:${o.port} failed authentication (${code})`, err);
         await sleep(Math.min(100, Math.max(1, deadline - performance.now())));
       }
     }
