@@ -1,0 +1,248 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { checkCounter, checkRegister, checkReleases, checkRun, recoveryMs } from '../src/checker.js';
+import { HistoryFormatError } from '../src/errors.js';
+import {
+  type Operation,
+  parseHistory,
+  parseOperation,
+  parseReleaseLog,
+  type ReleaseSpan,
+} from '../src/history.js';
+
+/**
+ * A correct system, simulated: operations take effect one at a time at increasing instants (their
+ * linearization points), each inside its [invoke, complete] interval; some end without a reply
+ * (applied or not), some fail without effect. The state after the last one is the final state.
+ */
+interface Step {
+  client: number;
+  kind: 'set' | 'incr' | 'get';
+  key: number;
+  ending: 'ok' | 'info-applied' | 'info-lost' | 'fail';
+  before: number;
+  after: number;
+}
+
+const CLIENTS = 3;
+const COUNTERS = 2;
+const step: fc.Arbitrary<Step> = fc.record({
+  client: fc.nat(CLIENTS - 1),
+  kind: fc.constantFrom('set', 'incr', 'get'),
+  key: fc.nat(CLIENTS + COUNTERS - 1),
+  ending: fc.constantFrom('ok', 'ok', 'ok', 'info-applied', 'info-lost', 'fail'),
+  before: fc.integer({ min: 0, max: 30 }),
+  after: fc.integer({ min: 0, max: 30 }),
+});
+
+interface Simulation {
+  history: Operation[];
+  /** State after each step (index i: after step i); index -1 is the empty table. */
+  states: Array<Map<string, number | null>>;
+  /** Index of each acknowledged step that changed a value. */
+  ackedWrites: number[];
+}
+
+function simulate(steps: readonly Step[]): Simulation {
+  const state = new Map<string, number | null>();
+  for (let c = 0; c < CLIENTS; c++) state.set(`r${c}`, null);
+  for (let k = 0; k < COUNTERS; k++) state.set(`k${k}`, null);
+  const written = new Array(CLIENTS).fill(0);
+  const history: Operation[] = [];
+  const states: Array<Map<string, number | null>> = [];
+  const ackedWrites: number[] = [];
+  steps.forEach((s, i) => {
+    const at = 10 * (i + 1); // intervals up to 60 wide: neighbours overlap
+    const applied = s.ending === 'ok' || s.ending === 'info-applied';
+    const outcome = s.ending === 'fail' ? 'fail' : s.ending === 'ok' ? 'ok' : 'info';
+    const base = {
+      client: s.client,
+      index: i,
+      invokeMs: at - s.before,
+      completeMs: at + s.after,
+      outcome,
+      node: 'primary',
+    } as const;
+    if (s.kind === 'set') {
+      const key = `r${s.client}`;
+      const value = ++written[s.client];
+      if (applied) state.set(key, value);
+      history.push({ ...base, op: 'set', key, value });
+      if (s.ending === 'ok') ackedWrites.push(i);
+    } else if (s.kind === 'incr') {
+      const key = `k${s.key % COUNTERS}`;
+      const value = (state.get(key) ?? 0) + 1;
+      if (applied) state.set(key, value);
+      history.push({ ...base, op: 'incr', key, ...(s.ending === 'ok' ? { result: value } : {}) });
+      if (s.ending === 'ok') ackedWrites.push(i);
+    } else {
+      const key = s.key < CLIENTS ? `r${s.key}` : `k${s.key - CLIENTS}`;
+      history.push({
+        ...base,
+        op: 'get',
+        key,
+        ...(s.ending === 'ok' ? { result: state.get(key) ?? null } : {}),
+      });
+    }
+    states.push(new Map(state));
+  });
+  return { history, states, ackedWrites };
+}
+
+describe('checker on generated histories', () => {
+  it('finds nothing wrong in a correct system, however operations overlap and end', () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 80 }), (steps) => {
+        const { history, states } = simulate(steps);
+        const final = states.at(-1) ?? new Map();
+        expect(checkRun(history, final, [])).toEqual([]);
+      }),
+    );
+  });
+
+  it('always reports a final state that lost an acknowledged write (a rollback)', () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 80 }), fc.nat(), (steps, pick) => {
+        const { history, states, ackedWrites } = simulate(steps);
+        fc.pre(ackedWrites.length > 0);
+        // Roll the final state back to just before some acknowledged write took effect.
+        const lost = ackedWrites[pick % ackedWrites.length]!;
+        const rolledBack = lost === 0 ? new Map([...states[0]!].map(([k]) => [k, null])) : states[lost - 1]!;
+        const kinds = checkRun(history, rolledBack, []).map((v) => v.kind);
+        expect(kinds.length).toBeGreaterThan(0);
+        expect(kinds.some((k) => ['lost-write', 'phantom', 'counter-range', 'stale-read'].includes(k))).toBe(
+          true,
+        );
+      }),
+    );
+  });
+
+  it('survives the history file round trip', () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+        const { history } = simulate(steps);
+        expect(parseHistory(history.map((op) => JSON.stringify(op)).join('\n'))).toEqual(history);
+      }),
+    );
+  });
+});
+
+const op = (o: Partial<Operation> & Pick<Operation, 'op' | 'key'>): Operation => ({
+  client: 0,
+  index: 0,
+  invokeMs: 0,
+  completeMs: 1,
+  outcome: 'ok',
+  node: 'primary',
+  ...o,
+});
+
+describe('checker, one property at a time', () => {
+  it('register: lost write, phantom read, invented value, stale read', () => {
+    const set3 = op({ op: 'set', key: 'r0', value: 3, invokeMs: 0, completeMs: 10 });
+    expect(checkRegister('r0', [set3], 3)).toEqual([]);
+    expect(checkRegister('r0', [set3], 2).map((v) => v.kind)).toContain('corrupt-value');
+    expect(
+      checkRegister('r0', [op({ op: 'set', key: 'r0', value: 2, outcome: 'info' }), set3], 2).map(
+        (v) => v.kind,
+      ),
+    ).toEqual(['lost-write']);
+    const read5 = op({ op: 'get', key: 'r0', result: 5, invokeMs: 20, completeMs: 30 });
+    const set5 = op({ op: 'set', key: 'r0', value: 5, outcome: 'info', invokeMs: 11, completeMs: 40 });
+    expect(checkRegister('r0', [set3, set5, read5], 3).map((v) => v.kind)).toEqual(['phantom']);
+    expect(checkRegister('r0', [set3, set5, read5], 5)).toEqual([]);
+    const staleRead = op({ op: 'get', key: 'r0', result: null, invokeMs: 50, completeMs: 60 });
+    expect(checkRegister('r0', [set3, staleRead], 3).map((v) => v.kind)).toEqual(['stale-read']);
+    // Overlapping: the read may legitimately see the value from before the write.
+    const overlapping = op({ op: 'get', key: 'r0', result: null, invokeMs: 5, completeMs: 60 });
+    expect(checkRegister('r0', [set3, overlapping], 3)).toEqual([]);
+  });
+
+  it('counter: acknowledged <= final <= acknowledged + unknown, distinct replies, no phantom', () => {
+    const incr = (result: number | undefined, outcome: Operation['outcome'] = 'ok', t = 0) =>
+      op({
+        op: 'incr',
+        key: 'k0',
+        ...(result === undefined ? {} : { result }),
+        outcome,
+        invokeMs: t,
+        completeMs: t + 1,
+      });
+    expect(checkCounter('k0', [incr(1), incr(2), incr(undefined, 'info')], 2)).toEqual([]);
+    expect(checkCounter('k0', [incr(1), incr(2), incr(undefined, 'info')], 3)).toEqual([]);
+    expect(checkCounter('k0', [incr(1), incr(2), incr(undefined, 'info')], 4).map((v) => v.kind)).toEqual([
+      'counter-range',
+    ]);
+    expect(checkCounter('k0', [incr(1), incr(2)], 1).map((v) => v.kind)).toEqual([
+      'counter-range',
+      'phantom',
+    ]);
+    expect(checkCounter('k0', [incr(1, 'ok', 0), incr(1, 'ok', 5)], 2).map((v) => v.kind)).toContain(
+      'duplicate-incr',
+    );
+    expect(checkCounter('k0', [incr(undefined, 'fail')], 0)).toEqual([]);
+    expect(checkCounter('k0', [incr(undefined, 'fail')], 1).map((v) => v.kind)).toEqual(['counter-range']);
+  });
+
+  it('fencing: two nodes in one generation, and a generation going back', () => {
+    const span = (node: string, generation: number, firstMs: number, lastMs: number): ReleaseSpan => ({
+      node,
+      generation,
+      token: generation,
+      count: 1,
+      firstMs,
+      lastMs,
+    });
+    expect(checkReleases([span('primary', 1, 0, 10), span('secondary', 2, 12, 20)])).toEqual([]);
+    expect(
+      checkReleases([span('primary', 2, 0, 10), span('secondary', 2, 12, 20)]).map((v) => v.kind),
+    ).toEqual(['split-brain']);
+    expect(checkReleases([span('primary', 1, 0, 30), span('primary', 2, 20, 40)]).map((v) => v.kind)).toEqual(
+      ['generation-regressed'],
+    );
+  });
+
+  it('no final state is a run that never recovered', () => {
+    expect(checkRun([], null, []).map((v) => v.kind)).toEqual(['unrecovered']);
+  });
+
+  it('recovery: first acknowledged operation sent at or after the fault', () => {
+    const h = [
+      op({ op: 'get', key: 'k0', result: 0, invokeMs: 90, completeMs: 400 }),
+      op({ op: 'get', key: 'k0', result: 0, invokeMs: 150, completeMs: 300, outcome: 'info' }),
+      op({ op: 'get', key: 'k0', result: 0, invokeMs: 310, completeMs: 350 }),
+    ];
+    expect(recoveryMs(h, 100)).toBe(250);
+    expect(recoveryMs(h, 320)).toBeNull();
+  });
+});
+
+describe('history and release log parsing', () => {
+  it('refuses what is not an operation, with a typed error', () => {
+    const good = op({ op: 'get', key: 'k0', result: 1 });
+    expect(parseOperation(JSON.stringify(good))).toEqual(good);
+    const bad = [
+      'not json',
+      '42',
+      JSON.stringify({ ...good, op: 'del' }),
+      JSON.stringify({ ...good, outcome: 'maybe' }),
+      JSON.stringify({ ...good, key: '' }),
+      JSON.stringify({ ...good, completeMs: -5 }),
+      JSON.stringify({ ...good, result: 1.5 }),
+      JSON.stringify({ ...good, result: undefined }),
+      JSON.stringify({ ...good, op: 'set', value: 'x' }),
+      JSON.stringify({ ...good, client: 'a' }),
+    ];
+    for (const line of bad) expect(() => parseOperation(line)).toThrow(HistoryFormatError);
+  });
+
+  it('sums a release log per generation and ignores only a torn last line', () => {
+    const spans = parseReleaseLog('primary', '1 5 100.5\n1 5 90\n2 7 200\n2 7 2');
+    expect(spans).toEqual([
+      { node: 'primary', generation: 1, token: 5, count: 2, firstMs: 90, lastMs: 100.5 },
+      { node: 'primary', generation: 2, token: 7, count: 2, firstMs: 2, lastMs: 200 },
+    ]);
+    expect(parseReleaseLog('primary', '1 5 100\n1 5')).toHaveLength(1);
+    expect(() => parseReleaseLog('primary', '1 5\n1 5 100\n')).toThrow(HistoryFormatError);
+  });
+});
