@@ -75,6 +75,23 @@ describe('GrantLease', () => {
     expect(errors.length).toBeGreaterThan(0);
   });
 
+  it('keeps the grant through an arbiter outage shorter than what is left of it: failed renewals are retried at once', async () => {
+    const arbiter = new ControlledArbiter();
+    // A long TTL: the next scheduled renewal is a third of it away; only retries can save the grant.
+    const { lease, lost, errors } = await holding(arbiter, 1500);
+    await sleep(520); // just past the first scheduled renewal
+    arbiter.mode = 'error';
+    await sleep(600); // the outage: the first renewal in it fails
+    expect(errors.length).toBeGreaterThan(0);
+    arbiter.mode = 'ok';
+    const before = arbiter.renewals;
+    // Back well before the grant's end; the next scheduled renewal would only come near it.
+    while (arbiter.renewals === before) await sleep(5);
+    await sleep(20);
+    expect(lost).toEqual([]);
+    expect(lease.grant!.validUntilMs).toBeGreaterThan(performance.now() + 1000);
+  });
+
   it('calls nothing after stop()', async () => {
     const arbiter = new ControlledArbiter();
     arbiter.mode = 'error';
