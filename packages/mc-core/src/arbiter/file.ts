@@ -42,6 +42,8 @@ const FILE = /^generation\.(\d+)$/;
  * expire or released it. Leases are wall-clock times in the files, so the nodes' clocks must agree
  * to within `driftMarginMs`.
  */
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class FileArbiter implements Arbiter {
   readonly directory: string;
   readonly #driftMarginMs: number;
@@ -97,11 +99,28 @@ export class FileArbiter implements Arbiter {
     // A newer generation created meanwhile by another node wins: this one is already superseded.
     const after = this.#newest();
     if (after !== null && after > request.generation) return null;
+    let validFrom = now;
+    if (newest !== null) {
+      // The previous holder may have renewed between our look at its lease and our create (the two
+      // are not one atomic step): then it believes it holds its generation until that renewal's end.
+      // Its renewals fail from now on (a newer generation exists, and a renewal that lands after our
+      // create sees it and gives up), so waiting that end out is enough to never overlap it.
+      const previous = this.#read(newest);
+      const left = previous.expiresAt - Date.now();
+      if (previous.node !== request.node && left > 0 && Number.isFinite(left)) {
+        await sleep(left + this.#driftMarginMs);
+        // Our lease ran while we waited: start it again from now, unless someone newer came meanwhile.
+        validFrom = performance.now();
+        this.#write(request.generation, { node: request.node, expiresAt: Date.now() + request.ttlMs });
+        const newer = this.#newest();
+        if (newer !== null && newer > request.generation) return null;
+      }
+    }
     return {
       generation: request.generation,
       node: request.node,
       token: request.generation,
-      validUntilMs: now + request.ttlMs - this.#driftMarginMs,
+      validUntilMs: validFrom + request.ttlMs - this.#driftMarginMs,
     };
   }
 
@@ -114,6 +133,9 @@ export class FileArbiter implements Arbiter {
     if (lease.node !== grant.node || Date.now() >= lease.expiresAt) return null;
     const now = performance.now();
     this.#write(grant.generation, { node: grant.node, expiresAt: Date.now() + ttlMs });
+    // A newer generation created while we wrote: its owner did not see this renewal and may act once
+    // our previous lease ends, so this renewal must not be used.
+    if (this.#newest() !== grant.generation) return null;
     return { ...grant, validUntilMs: now + ttlMs - this.#driftMarginMs };
   }
 
