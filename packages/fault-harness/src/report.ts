@@ -55,68 +55,54 @@ export function formatTable(results: readonly RunResult[]): string {
 }
 
 /**
+ * `<nemesis> <arbiter> <what> p50|max` over the runs, against the detection deadline; faults where
+ * `pick` gives null (no recovery, no failover) are left out.
+ */
+function deadlineCases(
+  results: readonly RunResult[],
+  what: string,
+  pick: (fault: RunResult['faults'][number]) => number | null,
+): FaultCase[] {
+  const byKey = new Map<string, number[]>();
+  for (const r of results) {
+    for (const f of r.faults) {
+      const sample = pick(f);
+      if (sample === null) continue;
+      const key = `${f.fault.kind} ${r.schedule.arbiter}`;
+      const list = byKey.get(key) ?? [];
+      list.push(sample);
+      byKey.set(key, list);
+    }
+  }
+  const cases: FaultCase[] = [];
+  for (const [key, samples] of [...byKey].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [label, q] of [
+      ['p50', 0.5],
+      ['max', 1],
+    ] as const) {
+      const value = round(quantile(samples, q));
+      cases.push({
+        name: `${key} ${what} ${label}`,
+        unit: 'ms',
+        value,
+        baseline: DETECTION_DEADLINE_MS,
+        ratio: round(value / DETECTION_DEADLINE_MS, 4),
+      });
+    }
+  }
+  return cases;
+}
+
+/**
  * Bench cases: per nemesis, the time without service (p50 and max over the runs) against the
  * detection deadline, and the count of violations (baseline 0).
  */
 export function faultCases(results: readonly RunResult[]): FaultCase[] {
-  const byKind = new Map<string, number[]>();
-  for (const r of results) {
-    for (const f of r.faults) {
-      if (f.recoverMs === null) continue;
-      const key = `${f.fault.kind} ${r.schedule.arbiter}`;
-      let list = byKind.get(key);
-      if (list === undefined) {
-        list = [];
-        byKind.set(key, list);
-      }
-      list.push(f.recoverMs);
-    }
-  }
-  const cases: FaultCase[] = [];
-  for (const [key, samples] of [...byKind].sort(([a], [b]) => a.localeCompare(b))) {
-    for (const [label, q] of [
-      ['p50', 0.5],
-      ['max', 1],
-    ] as const) {
-      const value = round(quantile(samples, q));
-      cases.push({
-        name: `${key} recover ${label}`,
-        unit: 'ms',
-        value,
-        baseline: DETECTION_DEADLINE_MS,
-        ratio: round(value / DETECTION_DEADLINE_MS, 4),
-      });
-    }
-  }
-  // The engine's own failover time (fault to acting alone), where the fault caused one.
-  const failovers = new Map<string, number[]>();
-  for (const r of results) {
-    for (const f of r.faults) {
-      if (f.failoverMs === null) continue;
-      const key = `${f.fault.kind} ${r.schedule.arbiter}`;
-      let list = failovers.get(key);
-      if (list === undefined) {
-        list = [];
-        failovers.set(key, list);
-      }
-      list.push(f.failoverMs);
-    }
-  }
-  for (const [key, samples] of [...failovers].sort(([a], [b]) => a.localeCompare(b))) {
-    for (const [label, q] of [
-      ['p50', 0.5],
-      ['max', 1],
-    ] as const) {
-      const value = round(quantile(samples, q));
-      cases.push({
-        name: `${key} failover ${label}`,
-        unit: 'ms',
-        value,
-        baseline: DETECTION_DEADLINE_MS,
-        ratio: round(value / DETECTION_DEADLINE_MS, 4),
-      });
-    }
-  }
+  const cases: FaultCase[] = [
+    ...deadlineCases(results, 'recover', (f) => f.recoverMs),
+    // The engine's own failover time (fault to acting alone), where the fault caused one.
+    ...deadlineCases(results, 'failover', (f) => f.failoverMs),
+  ];
   const violations = results.reduce((n, r) => n + r.violations.length, 0);
   cases.push({
     name: 'violations',
