@@ -16,6 +16,7 @@ import type { GuestMemory } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
+import { resumeNeeded } from './resume-rule.js';
 import { checkDirtyQuota, checkThrottlePercent, DirtyQuotaGate, ThrottleClock } from './throttle.js';
 
 /** What a request handler may touch: the guest's memory and its output. */
@@ -270,19 +271,9 @@ class RequestGuest<Request> extends EventEmitter implements InProcessGuest<Reque
   }
 
   resume(): void {
-    switch (this.#state) {
-      case 'running':
-        return;
-      case 'pausing':
-        throw new GuestStateError('resume() while a pause is pending: await pause() first');
-      case 'stopped':
-        throw new GuestClosedError();
-      case 'failed':
-        throw new GuestClosedError('the guest failed; it cannot resume');
-      case 'paused':
-        this.#state = 'running';
-        this.#schedule();
-    }
+    if (!resumeNeeded(this.#state)) return;
+    this.#state = 'running';
+    this.#schedule();
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_PAUSE_TIMEOUT_MS } from '../constants.js';
-import { GuestClosedError, GuestFailedError, GuestStateError, InvalidOptionError } from '../errors.js';
+import { GuestFailedError, InvalidOptionError } from '../errors.js';
 import type { GuestMemory, GuestMemoryView } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
 import {
@@ -20,6 +20,7 @@ import {
 } from './control-word.js';
 import { integerOption, optionsObject } from './options.js';
 import { PauseWaiters } from './pause-waiters.js';
+import { resumeNeeded } from './resume-rule.js';
 import { checkDirtyQuota, checkThrottlePercent } from './throttle.js';
 
 /** What a worker workload's `run()` receives. */
@@ -205,19 +206,9 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
   }
 
   resume(): void {
-    switch (this.#state) {
-      case 'running':
-        return;
-      case 'pausing':
-        throw new GuestStateError('resume() while a pause is pending: await pause() first');
-      case 'stopped':
-        throw new GuestClosedError();
-      case 'failed':
-        throw new GuestClosedError('the guest failed; it cannot resume');
-      case 'paused':
-        this.#state = 'running';
-        this.#setControl(CONTROL_RUN);
-    }
+    if (!resumeNeeded(this.#state)) return;
+    this.#state = 'running';
+    this.#setControl(CONTROL_RUN);
   }
 
   get throttlePercent(): number {
