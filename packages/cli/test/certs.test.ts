@@ -1,25 +1,16 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveCertsOptions, writeCertificates } from '../src/commands/certs.js';
 import { CliError } from '../src/errors.js';
 import { isLoopbackHost } from '../src/security/loopback.js';
 import { resolveSecurity } from '../src/security/node-security.js';
+import { cleanupsAfterEach } from './cleanups.js';
 import { runMcft } from './mcft-process.js';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcft-certs-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const { tempDir } = cleanupsAfterEach('mcft-certs-');
 
 describe('mcft certs', () => {
   it('writes a CA and node certificates that verify with crypto.X509Certificate, keys 0600', async () => {

@@ -3,22 +3,20 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DemoSummary } from '../src/demo/summary.js';
 import { listNetns, netnsUnavailableReason } from '../src/netns.js';
+import { cleanupsAfterEach } from './cleanups.js';
 import { killTagged, processesTagged, runMcft, startMcft } from './mcft-process.js';
 
 const TAG = 'MCFT_TEST_TAG';
-const cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer } = cleanupsAfterEach('mcft-test-');
 
 /** A fresh TMPDIR and process tag for one demo run, both checked and removed afterwards. */
 function isolation(): { env: NodeJS.ProcessEnv; tmp: string; tag: string } {
   const tmp = mkdtempSync(join(tmpdir(), 'mcft-demo-test-'));
   const tag = randomUUID();
-  cleanups.push(() => {
+  defer(() => {
     killTagged(TAG, tag);
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -147,7 +145,7 @@ describe('mcft demo interrupted', () => {
       async () => {
         const { env, tmp, tag } = isolation();
         const run = startMcft(['demo', '--duration', '30', '--memory-mib', '8', '--fault', fault], { env });
-        cleanups.push(() => run.kill());
+        defer(() => run.kill());
         // Interrupt once the whole cast runs: secondary, primary and clients.
         await run.waitForText('clients ', 60_000);
         expect(processesTagged(TAG, tag).length).toBeGreaterThanOrEqual(4);

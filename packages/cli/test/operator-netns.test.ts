@@ -2,16 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { resolveCertsOptions, writeCertificates } from '../src/commands/certs.js';
 import { createNetnsPair, listNetns, netnsUnavailableReason } from '../src/netns.js';
 import type { NodeStatusReport } from '../src/node/status-report.js';
+import { cleanupsAfterEach } from './cleanups.js';
 import { type McftRun, parsePrometheusText, runMcft, startMcft } from './mcft-process.js';
 
-const cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { defer } = cleanupsAfterEach('mcft-test-');
 
 const unavailable = netnsUnavailableReason();
 // Root is needed for namespaces; on CI this must run (and fail loudly if it cannot).
@@ -32,9 +30,9 @@ describe.skipIf(skip)(
       'protect the KV service across a veth link (--transport %s), report status on both, and fail over on SIGKILL',
       async (transport) => {
         const pair = createNetnsPair(`mcft-t-${process.pid}`, 7);
-        cleanups.push(() => pair.destroy());
+        defer(() => pair.destroy());
         const dir = mkdtempSync(join(tmpdir(), 'mcft-netns-'));
-        cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+        defer(() => rmSync(dir, { recursive: true, force: true }));
         const A = pair.addressA;
         const B = pair.addressB;
         // Secure as in production: certificates for both hosts' addresses from one CA.
@@ -52,7 +50,7 @@ describe.skipIf(skip)(
         ];
         const start = (ns: string, name: string, args: string[]): McftRun => {
           const run = startMcft([...args, ...tls(name), '--json'], { prefix: pair.exec(ns) });
-          cleanups.push(() => run.kill());
+          defer(() => run.kill());
           return run;
         };
         // Host b runs the witness and the secondary; host a the primary.

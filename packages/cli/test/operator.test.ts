@@ -1,27 +1,18 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectResp } from '../src/demo/resp-client.js';
 import type { NodeStatusReport } from '../src/node/status-report.js';
+import { cleanupsAfterEach } from './cleanups.js';
 import { type McftRun, parsePrometheusText, runMcft, startMcft } from './mcft-process.js';
 
-const cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcft-op-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const { defer, tempDir } = cleanupsAfterEach('mcft-op-');
 
 /** A node on a trusted test machine: plain TCP, named explicitly (security.test.ts covers TLS and PSK). */
 function node(args: string[]): McftRun {
   const run = startMcft([...args, '--insecure-plain', '--json']);
-  cleanups.push(() => run.kill());
+  defer(() => run.kill());
   return run;
 }
 
@@ -29,7 +20,7 @@ function node(args: string[]): McftRun {
 async function takenPort(): Promise<number> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return (server.address() as { port: number }).port;
 }
 
@@ -93,7 +84,7 @@ describe('mcft witness, secondary, primary and status on loopback', () => {
 
     const [host, port] = String(p.service).split(':');
     const client = await connectResp(host!, Number(port), 10_000);
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     const writes = Array.from({ length: 200 }, (_, i) => ['SET', `key${i}`, `value${i}`]);
     expect(await client.pipeline(writes, 10_000)).toEqual(writes.map(() => 'OK'));
     expect(
@@ -169,7 +160,7 @@ describe('mcft witness, secondary, primary and status on loopback', () => {
     expect(serving.generation).toBe(2);
     expect(serving.service).toBe(`127.0.0.1:${servicePort}`);
     const survivor = await connectResp('127.0.0.1', servicePort, 10_000);
-    cleanups.push(() => survivor.close());
+    defer(() => survivor.close());
     expect(
       await survivor.pipeline(
         [

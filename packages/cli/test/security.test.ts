@@ -5,26 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@microcheckpoint/transport-tcp';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveCertsOptions, writeCertificates } from '../src/commands/certs.js';
 import { connectResp } from '../src/demo/resp-client.js';
 import type { NodeStatusReport } from '../src/node/status-report.js';
+import { cleanupsAfterEach } from './cleanups.js';
 import { type McftRun, parsePrometheusText, runMcft, startMcft } from './mcft-process.js';
 
-const cleanups: Array<() => void | Promise<void>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'mcft-sec-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+const { defer, tempDir } = cleanupsAfterEach('mcft-sec-');
 
 function node(args: string[]): McftRun {
   const run = startMcft([...args, '--json']);
-  cleanups.push(() => run.kill());
+  defer(() => run.kill());
   return run;
 }
 
@@ -312,7 +304,7 @@ describe('TLS between the nodes, the witness and mcft status', () => {
     await primary.waitFor((l) => l.type === 'protected', 30_000, 'protection');
     const [host, port] = String(p.service).split(':');
     const client = await connectResp(host!, Number(port), 10_000);
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     expect(await client.pipeline([['SET', 'secret', 'kept']], 10_000)).toEqual(['OK']);
 
     // mcft status over HTTPS with a client certificate from the same CA (the admin's).
@@ -379,7 +371,7 @@ describe('TLS between the nodes, the witness and mcft status', () => {
     const serving = await secondary.waitFor((l) => l.type === 'serving', 30_000, 'the takeover');
     expect(serving.generation).toBe(2);
     const survivor = await connectResp('127.0.0.1', servicePort, 10_000);
-    cleanups.push(() => survivor.close());
+    defer(() => survivor.close());
     expect(await survivor.pipeline([['GET', 'secret']], 10_000)).toEqual(['kept']);
   });
 
