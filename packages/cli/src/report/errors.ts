@@ -1,3 +1,5 @@
+import { CLI_ERROR_EXIT_CODE } from '../errors.js';
+
 /** Every error code the benchmark report and `mcft bench` throw. */
 export type ReportErrorCode =
   | 'MC_ERR_INVALID_OPTION'
@@ -11,7 +13,7 @@ export type ReportErrorCode =
   | 'MC_ERR_REPORT_WRITE';
 
 /** Exit code `mcft` gives for every `ReportError`: a usage or environment problem, not a crash. */
-export const REPORT_ERROR_EXIT_CODE = 2;
+export const REPORT_ERROR_EXIT_CODE = CLI_ERROR_EXIT_CODE;
 
 /** Base class: every error from the report has a stable `code`, keeps its `cause`, and exits 2. */
 export class ReportError extends Error {
