@@ -18,6 +18,11 @@ export type ViolationKind =
   | 'split-brain'
   /** A node released output under a generation lower than one it had already released under. */
   | 'generation-regressed'
+  /**
+   * A node released output under its own grant after another node had released under a newer
+   * generation: two owners at once, whose generations differ (a grant outlived its successor's).
+   */
+  | 'overlapping-owners'
   /** No node served after the last heal: the final state could not be read. */
   | 'unrecovered';
 
@@ -105,7 +110,7 @@ export function checkRegister(
       violations.push({
         kind: 'lost-write',
         key,
-        detail: `client ${op.client} op ${op.index}: SET ${op.value} acknowledged at ${op.completeMs.toFixed(1)}, final value ${String(finalValue)}`,
+        detail: `client ${op.client} op ${op.index}: SET ${op.value} acknowledged by ${op.node} at ${op.completeMs.toFixed(1)}, final value ${String(finalValue)}`,
       });
     }
     if (op.op === 'get' && op.result !== null && op.result !== undefined) {
@@ -119,7 +124,7 @@ export function checkRegister(
         violations.push({
           kind: 'phantom',
           key,
-          detail: `client ${op.client} op ${op.index} read ${op.result} at ${op.completeMs.toFixed(1)}, final value ${String(finalValue)}`,
+          detail: `client ${op.client} op ${op.index} read ${op.result} from ${op.node} at ${op.completeMs.toFixed(1)}, final value ${String(finalValue)}`,
         });
       }
     }
@@ -176,7 +181,18 @@ export function checkCounter(key: string, ops: readonly Operation[], finalValue:
   return violations;
 }
 
-/** Fencing: one node per generation, and each node's generations only increase over time. */
+/**
+ * How far apart two processes' wall-clock stamps of one instant may be (each is its own
+ * `performance.timeOrigin + performance.now()`); overlaps shorter than this are not judged.
+ */
+export const CLOCK_TOLERANCE_MS = 2;
+
+/**
+ * Fencing: one node per generation; each node's generations only increase over time; and a node
+ * acting on its own grant stops before anyone releases under a newer generation (the next one is
+ * granted only once the previous grant has lapsed). Releases on a checkpoint's ACK are exempt from
+ * the last rule: they may trail a takeover, since the new owner restored everything they reveal.
+ */
 export function checkReleases(spans: readonly ReleaseSpan[]): Violation[] {
   const violations: Violation[] = [];
   const owners = new Map<number, Set<string>>();
@@ -196,17 +212,28 @@ export function checkReleases(spans: readonly ReleaseSpan[]): Violation[] {
       });
     }
   }
-  const nodes = new Set(spans.map((s) => s.node));
-  for (const node of nodes) {
+  for (const node of new Set(spans.map((s) => s.node))) {
     const mine = spans.filter((s) => s.node === node).sort((a, b) => a.generation - b.generation);
     for (let i = 0; i < mine.length; i++) {
       for (let j = i + 1; j < mine.length; j++) {
-        if (mine[i]!.lastMs > mine[j]!.firstMs) {
+        if (mine[i]!.generation < mine[j]!.generation && mine[i]!.lastMs > mine[j]!.firstMs) {
           violations.push({
             kind: 'generation-regressed',
             detail: `${node} released under generation ${mine[i]!.generation} at ${mine[i]!.lastMs.toFixed(1)}, after generation ${mine[j]!.generation} at ${mine[j]!.firstMs.toFixed(1)}`,
           });
         }
+      }
+    }
+  }
+  for (const owner of spans) {
+    if (!owner.alone) continue;
+    for (const newer of spans) {
+      if (newer.node === owner.node || newer.generation <= owner.generation) continue;
+      if (owner.lastMs - newer.firstMs > CLOCK_TOLERANCE_MS) {
+        violations.push({
+          kind: 'overlapping-owners',
+          detail: `${owner.node} released under its grant for generation ${owner.generation} until ${owner.lastMs.toFixed(1)}, after ${newer.node} had released under generation ${newer.generation} at ${newer.firstMs.toFixed(1)}`,
+        });
       }
     }
   }

@@ -24,7 +24,7 @@ export interface Operation {
   readonly outcome: Outcome;
   /** get: the integer read (null: no such key); incr: the integer returned. */
   readonly result?: number | null;
-  /** The node the request went to (`primary` or `secondary`). */
+  /** The node the request went to (`primary`, `secondary` or `spare`). */
   readonly node: string;
   /** Why it failed or is unknown (error reply, timeout, connection error). */
   readonly error?: string;
@@ -33,15 +33,24 @@ export interface Operation {
 /** The value of every key in the final state (null: absent), or null when no node served. */
 export type FinalState = ReadonlyMap<string, number | null> | null;
 
-/** Output one node released under one generation: what its release log adds up to. */
+/**
+ * Output one node released under one generation in one mode: what its release log adds up to.
+ * `alone` releases were made under the node's own grant (serving after a takeover, or a primary
+ * without a secondary); the others on a checkpoint's ACK, while protected, when no node holds a
+ * grant.
+ */
 export interface ReleaseSpan {
   readonly node: string;
   readonly generation: number;
   readonly token: number;
+  readonly alone: boolean;
   readonly count: number;
   readonly firstMs: number;
   readonly lastMs: number;
 }
+
+/** The last word of a release log line. */
+const RELEASE_MODES: Readonly<Record<string, boolean>> = { alone: true, acked: false };
 
 const OP_KINDS: readonly string[] = ['set', 'incr', 'get'];
 const OUTCOMES: readonly string[] = ['ok', 'fail', 'info'];
@@ -107,22 +116,25 @@ export function parseHistory(text: string): Operation[] {
 }
 
 /**
- * Sums a node's release log (lines `<generation> <token> <wall ms>`) into one span per generation.
- * A torn last line (the node was SIGKILLed mid-write) is ignored; any other bad line is an error.
+ * Sums a node's release log (lines `<generation> <token> <wall ms> <alone|acked>`) into one span
+ * per generation and mode. A torn last line (the node was SIGKILLed mid-write) is ignored; any
+ * other bad line is an error.
  */
 export function parseReleaseLog(node: string, text: string): ReleaseSpan[] {
   const spans = new Map<
-    number,
-    { generation: number; token: number; count: number; firstMs: number; lastMs: number }
+    string,
+    Omit<ReleaseSpan, 'node'> & { count: number; firstMs: number; lastMs: number }
   >();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.length === 0) continue;
     const parts = line.split(' ');
-    const [generation, token, atMs] = parts.map(Number);
+    const [generation, token, atMs] = parts.slice(0, 3).map(Number);
+    const alone = RELEASE_MODES[parts[3] ?? ''];
     const valid =
-      parts.length === 3 &&
+      parts.length === 4 &&
+      alone !== undefined &&
       Number.isSafeInteger(generation) &&
       Number.isSafeInteger(token) &&
       Number.isFinite(atMs) &&
@@ -130,14 +142,15 @@ export function parseReleaseLog(node: string, text: string): ReleaseSpan[] {
     if (!valid) {
       if (i === lines.length - 1) continue;
       throw new HistoryFormatError(
-        `${node} release log line ${i + 1} is not "<generation> <token> <ms>": ${line}`,
+        `${node} release log line ${i + 1} is not "<generation> <token> <ms> <alone|acked>": ${line}`,
       );
     }
     const g = generation as number;
     const at = atMs as number;
-    const span = spans.get(g);
+    const key = `${g} ${alone}`;
+    const span = spans.get(key);
     if (span === undefined)
-      spans.set(g, { generation: g, token: token as number, count: 1, firstMs: at, lastMs: at });
+      spans.set(key, { generation: g, token: token as number, alone, count: 1, firstMs: at, lastMs: at });
     else {
       span.count++;
       span.firstMs = Math.min(span.firstMs, at);

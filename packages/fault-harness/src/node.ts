@@ -9,9 +9,10 @@
 // What the harness reads from it:
 // - stdout: JSON lines (`listening`, `state` with generation and token, `serving`, `error`);
 // - the status port: one JSON line per connection, {role, state, generation, fencingToken, serving};
-// - the release log (`--release-log`): one line `<generation> <fencing token> <wall ms>` written
-//   synchronously before each reply leaves the node, so even a SIGKILL right after a release leaves
-//   its record (the checker's fencing evidence);
+// - the release log (`--release-log`): one line `<generation> <fencing token> <wall ms> <mode>`
+//   written synchronously before each reply leaves the node, so even a SIGKILL right after a release
+//   leaves its record (the checker's fencing evidence); the mode is `alone` when the node serves
+//   under its own grant (`serving`, `unprotected`) and `acked` otherwise (on a checkpoint's ACK);
 // - SIGUSR2: busy-wait the main thread for the milliseconds written in `--block-file` (the blocked
 //   event loop nemesis).
 // `--unsafe-release-before-ack` is the planted bug: replies go to clients when the workload produces
@@ -148,11 +149,17 @@ async function runKvNode(kvRole: string): Promise<void> {
   // The generation and token output leaves under. status() is not free, so it is read once per
   // synchronous burst of releases (the engine releases a whole batch in one go) and forgotten at the
   // next tick, so a generation change is never missed.
-  let fence: { generation: number; token: number } | null = null;
-  const currentFence = (): { generation: number; token: number } => {
+  let fence: { generation: number; token: number; mode: 'alone' | 'acked' } | null = null;
+  const currentFence = (): { generation: number; token: number; mode: 'alone' | 'acked' } => {
     if (fence === null) {
       const status = engine?.status();
-      fence = { generation: status?.generation ?? 0, token: status?.fencingToken ?? 0 };
+      fence = {
+        generation: status?.generation ?? 0,
+        token: status?.fencingToken ?? 0,
+        // The two states in which a node acts on its own grant: serving after a takeover, and a
+        // primary without a secondary. In every other state output leaves on a checkpoint's ACK.
+        mode: status?.state === 'serving' || status?.state === 'unprotected' ? 'alone' : 'acked',
+      };
       process.nextTick(() => {
         fence = null;
       });
@@ -161,8 +168,8 @@ async function runKvNode(kvRole: string): Promise<void> {
   };
   const logRelease = (): void => {
     if (releaseFd === null) return;
-    const { generation, token } = currentFence();
-    writeSync(releaseFd, `${generation} ${token} ${wallMs().toFixed(3)}\n`);
+    const { generation, token, mode } = currentFence();
+    writeSync(releaseFd, `${generation} ${token} ${wallMs().toFixed(3)} ${mode}\n`);
   };
   const releaseTo = (kv: KvService): OutputSink => {
     return (connection, data) => {

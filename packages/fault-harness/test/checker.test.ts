@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { checkCounter, checkRegister, checkReleases, checkRun, recoveryMs } from '../src/checker.js';
+import {
+  CLOCK_TOLERANCE_MS,
+  checkCounter,
+  checkRegister,
+  checkReleases,
+  checkRun,
+  recoveryMs,
+} from '../src/checker.js';
 import { HistoryFormatError } from '../src/errors.js';
 import {
   type Operation,
@@ -189,6 +196,7 @@ describe('checker, one property at a time', () => {
       node,
       generation,
       token: generation,
+      alone: false,
       count: 1,
       firstMs,
       lastMs,
@@ -200,6 +208,42 @@ describe('checker, one property at a time', () => {
     expect(checkReleases([span('primary', 1, 0, 30), span('primary', 2, 20, 40)]).map((v) => v.kind)).toEqual(
       ['generation-regressed'],
     );
+    // One generation in both modes (a survivor re-protected) is not a regression.
+    expect(
+      checkReleases([span('secondary', 2, 30, 50), { ...span('secondary', 2, 0, 40), alone: true }]),
+    ).toEqual([]);
+  });
+
+  it('fencing: an owner acting on its grant after a newer generation released', () => {
+    const span = (node: string, generation: number, alone: boolean, firstMs: number, lastMs: number) => ({
+      node,
+      generation,
+      token: generation,
+      alone,
+      count: 1,
+      firstMs,
+      lastMs,
+    });
+    // The primary served alone under 2 until 500; the secondary took generation 3 at 300.
+    expect(
+      checkReleases([span('primary', 2, true, 100, 500), span('secondary', 3, true, 300, 900)]).map(
+        (v) => v.kind,
+      ),
+    ).toEqual(['overlapping-owners']);
+    // Releases on an ACK may trail the takeover: the new owner restored what they reveal.
+    expect(
+      checkReleases([span('primary', 1, false, 100, 500), span('secondary', 2, true, 300, 900)]),
+    ).toEqual([]);
+    // Handed over in order, or apart by less than the clocks of two processes can tell.
+    expect(checkReleases([span('primary', 2, true, 100, 300), span('secondary', 3, true, 301, 900)])).toEqual(
+      [],
+    );
+    expect(
+      checkReleases([
+        span('primary', 2, true, 100, 300 + CLOCK_TOLERANCE_MS),
+        span('secondary', 3, true, 300, 900),
+      ]),
+    ).toEqual([]);
   });
 
   it('no final state is a run that never recovered', () => {
@@ -237,12 +281,58 @@ describe('history and release log parsing', () => {
   });
 
   it('sums a release log per generation and ignores only a torn last line', () => {
-    const spans = parseReleaseLog('primary', '1 5 100.5\n1 5 90\n2 7 200\n2 7 2');
+    const spans = parseReleaseLog(
+      'primary',
+      '1 5 100.5 acked\n1 5 90 acked\n2 7 200 alone\n2 7 2 alone\n2 7 250 acked',
+    );
     expect(spans).toEqual([
-      { node: 'primary', generation: 1, token: 5, count: 2, firstMs: 90, lastMs: 100.5 },
-      { node: 'primary', generation: 2, token: 7, count: 2, firstMs: 2, lastMs: 200 },
+      { node: 'primary', generation: 1, token: 5, alone: false, count: 2, firstMs: 90, lastMs: 100.5 },
+      { node: 'primary', generation: 2, token: 7, alone: true, count: 2, firstMs: 2, lastMs: 200 },
+      { node: 'primary', generation: 2, token: 7, alone: false, count: 1, firstMs: 250, lastMs: 250 },
     ]);
-    expect(parseReleaseLog('primary', '1 5 100\n1 5')).toHaveLength(1);
-    expect(() => parseReleaseLog('primary', '1 5\n1 5 100\n')).toThrow(HistoryFormatError);
+    expect(parseReleaseLog('primary', '1 5 100 acked\n1 5 1')).toHaveLength(1);
+    for (const bad of [
+      '1 5\n1 5 100 acked\n',
+      '1 5 100\n1 5 100 acked\n',
+      '1 5 100 maybe\n1 5 100 acked\n',
+    ]) {
+      expect(() => parseReleaseLog('primary', bad)).toThrow(HistoryFormatError);
+    }
+  });
+});
+
+describe('release log parsing (property)', () => {
+  const release = fc.record({
+    generation: fc.nat(6),
+    alone: fc.boolean(),
+    atMs: fc.double({ min: 0, max: 1e7, noNaN: true }).map((ms) => Math.round(ms * 1000) / 1000),
+  });
+
+  it('adds up any log per generation and mode, and a log cut anywhere loses at most its last line', () => {
+    fc.assert(
+      fc.property(fc.array(release, { maxLength: 60 }), fc.nat(), (lines, cutAt) => {
+        const text = lines
+          .map(
+            (l) =>
+              `${l.generation} ${l.generation * 10} ${l.atMs.toFixed(3)} ${l.alone ? 'alone' : 'acked'}\n`,
+          )
+          .join('');
+        const spans = parseReleaseLog('n', text);
+        expect(spans.reduce((sum, s) => sum + s.count, 0)).toBe(lines.length);
+        for (const span of spans) {
+          const mine = lines.filter((l) => l.generation === span.generation && l.alone === span.alone);
+          expect(span.count).toBe(mine.length);
+          expect(span.token).toBe(span.generation * 10);
+          expect(span.firstMs).toBe(Math.min(...mine.map((l) => l.atMs)));
+          expect(span.lastMs).toBe(Math.max(...mine.map((l) => l.atMs)));
+        }
+        // A SIGKILL mid-write leaves a torn last line: never an error, never more than one lost.
+        const cut = text.slice(0, text.length === 0 ? 0 : cutAt % text.length);
+        const counted = parseReleaseLog('n', cut).reduce((sum, s) => sum + s.count, 0);
+        const whole = cut.split('\n').length - 1;
+        expect(counted === whole || counted === whole + 1).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
