@@ -1,5 +1,5 @@
 // npm run test:faults -- --runs N --seed S [--arbiter file|witness|etcd|all] [--soak] [--kind <nemesis>]
-//   [--follow-up <nemesis>]
+//   [--follow-up <nemesis>] [--reprotect <nemesis>] [--keep DIR]
 //   [--unsafe-release-before-ack] [--out bench/results/faults.json] [--verbose]
 // Runs N schedules (seeds S, S+1, ...), prints one row per run and writes the bench file. Exit code 1
 // when any property was violated. Replay run k alone with --seed <its seed> --runs 1.
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     arbiter: { type: 'string', default: 'file' },
     kind: { type: 'string' },
     'follow-up': { type: 'string' },
+    reprotect: { type: 'string' },
     soak: { type: 'boolean', default: false },
     'unsafe-release-before-ack': { type: 'boolean', default: false },
     out: {
@@ -77,11 +78,13 @@ for (let i = 0; i < runs; i++) {
   const runSeed = (seed + i) >>> 0;
   const arbiter = arbiters[i % arbiters.length]!;
   const followUp = values['follow-up'] as NemesisKind | undefined;
+  const reprotect = values.reprotect as NemesisKind | undefined;
   let schedule: Schedule;
   try {
     schedule = generateSchedule(runSeed, arbiter, {
       ...(kind === undefined ? {} : { kind }),
       ...(followUp === undefined ? {} : { followUp }),
+      ...(reprotect === undefined ? {} : { reprotect }),
     });
   } catch (err) {
     fail((err as Error).message);
@@ -118,6 +121,7 @@ for (let i = 0; i < runs; i++) {
         `  fault ${f.fault.kind} applied at ${f.appliedAtMs.toFixed(1)}, healed at ${f.healedAtMs.toFixed(1)}\n`,
       );
     }
+    if (result.reprotect !== null) process.stderr.write(`  reprotect: ${JSON.stringify(result.reprotect)}\n`);
     for (const { node, line } of result.events) process.stderr.write(`  ${node}: ${JSON.stringify(line)}\n`);
   }
 }
@@ -128,7 +132,18 @@ const violated = results.filter((r) => r.violations.length > 0);
 process.stdout.write(
   `\n${results.length} runs, ${violated.length} with violations; wrote ${values.out}\n` +
     (violated.length > 0
-      ? `replay one: npm run test:faults -- --runs 1 --seed ${violated[0]!.schedule.seed} --arbiter ${violated[0]!.schedule.arbiter}\n`
+      ? `replay one: npm run test:faults -- --runs 1 --seed ${violated[0]!.schedule.seed} --arbiter ${violated[0]!.schedule.arbiter}${forcedFlags()}\n`
       : ''),
 );
 if (violated.length > 0) process.exitCode = 1;
+
+/** The flags that shaped the schedules besides the seed, for the replay line. */
+function forcedFlags(): string {
+  const flags: string[] = [];
+  for (const name of ['kind', 'follow-up', 'reprotect'] as const) {
+    const value = values[name];
+    if (value !== undefined) flags.push(`--${name} ${value}`);
+  }
+  if (values['unsafe-release-before-ack']) flags.push('--unsafe-release-before-ack');
+  return flags.length === 0 ? '' : ` ${flags.join(' ')}`;
+}

@@ -5,6 +5,7 @@
 // increasing integers), INCR (shared counters) and GET (any key) against whichever node serves with
 // the newest generation, and records every operation with its times and outcome (JSON lines).
 // `final` reads every key once from the service and prints {node, generation, values}.
+// SIGUSR1 stops the workload now (before --stop-at-ms), as when a schedule ran longer than planned.
 import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -121,7 +122,6 @@ async function connectToService(): Promise<Connection | null> {
 async function awaitReply(
   connection: Connection,
   pending: Promise<RespReply | Error>,
-  stopAt: number,
 ): Promise<RespReply | Error> {
   let settled: RespReply | Error | undefined;
   void pending.then((r) => {
@@ -135,7 +135,7 @@ async function awaitReply(
     if (settled !== undefined) return settled;
     const now = performance.now();
     if (now - started > REQUEST_TIMEOUT_MS) return new Error('timeout');
-    if (wallMs() > stopAt + REQUEST_TIMEOUT_MS) return new Error('stopped');
+    if (wallMs() > stop.atMs + REQUEST_TIMEOUT_MS) return new Error('stopped');
     if (now >= nextProbe) {
       nextProbe = now + 100;
       // Only the other nodes: the one this request waits on may be stopped or cut off, and its
@@ -152,13 +152,16 @@ async function awaitReply(
   }
 }
 
-async function runClient(c: number, seed: number, stopAt: number, history: Operation[]): Promise<void> {
+/** When the workload stops (wall ms): `--stop-at-ms`, or earlier on SIGUSR1. */
+const stop = { atMs: Number(values['stop-at-ms']) };
+
+async function runClient(c: number, seed: number, history: Operation[]): Promise<void> {
   const prng = createPrng(seed).fork(c);
   const ownKey = registerKeys[c]!;
   let written = 0;
   let index = 0;
   let connection: Connection | null = null;
-  while (wallMs() < stopAt) {
+  while (wallMs() < stop.atMs) {
     if (connection === null || connection.closed) {
       connection = await connectToService();
       if (connection === null) {
@@ -177,7 +180,7 @@ async function runClient(c: number, seed: number, stopAt: number, history: Opera
     const value = op === 'set' ? ++written : undefined;
     const args = op === 'set' ? ['SET', key, String(value)] : op === 'incr' ? ['INCR', key] : ['GET', key];
     const invokeMs = wallMs();
-    const reply = await awaitReply(connection, connection.request(args), stopAt);
+    const reply = await awaitReply(connection, connection.request(args));
     const completeMs = wallMs();
     const base = {
       client: c,
@@ -228,10 +231,12 @@ async function readFinal(timeoutMs: number): Promise<void> {
 
 const mode = positionals[0];
 if (mode === 'workload') {
-  const stopAt = Number(values['stop-at-ms']);
   const seed = Number(values.seed);
   const history: Operation[] = [];
-  await Promise.all(Array.from({ length: clientCount }, (_, c) => runClient(c, seed, stopAt, history)));
+  process.on('SIGUSR1', () => {
+    stop.atMs = Math.min(stop.atMs, wallMs());
+  });
+  await Promise.all(Array.from({ length: clientCount }, (_, c) => runClient(c, seed, history)));
   const file = values.history;
   if (file !== undefined) writeFileSync(file, `${history.map((op) => JSON.stringify(op)).join('\n')}\n`);
   process.exit(0);

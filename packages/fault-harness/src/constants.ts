@@ -38,3 +38,7 @@ export const REQUEST_TIMEOUT_MS = 2500;
 export const PROBE_AFTER_MS = 60;
 /** Time after the last heal before the clients stop and the final state is read. */
 export const SETTLE_MS = 1500;
+/** How long a survivor may take to protect itself with the spare (full sync, first checkpoint). */
+export const REPROTECT_TIMEOUT_MS = 15_000;
+/** Upper bound on how much longer than planned a run's workload may go (the re-protection's wait). */
+export const WORKLOAD_SLACK_MS = REPROTECT_TIMEOUT_MS + 5_000;

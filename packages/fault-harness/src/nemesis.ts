@@ -1,16 +1,23 @@
 import { writeFileSync } from 'node:fs';
-import type { Lab } from './lab.js';
+import type { HostName, Lab } from './lab.js';
 import type { Fault, Target } from './schedule.js';
+
+/** A KV node of the lab, by the host it runs on. */
+export type LabNode = 'primary' | 'secondary' | 'spare';
 
 /** What a nemesis needs from the run: the lab, the nodes' pids, and the arbiter process. */
 export interface NemesisContext {
   readonly lab: Lab;
-  /** Which node (by its starting role) a target names right now. */
-  resolve(target: Target): 'primary' | 'secondary';
-  /** The pid of a KV node (undefined once it has exited). */
-  pidOf(node: 'primary' | 'secondary'): number | undefined;
+  /** Which node a target names right now. */
+  resolve(target: Target): LabNode;
+  /** The other node of the pair `node` belongs to (the one a partition cuts it from). */
+  peerOf(node: LabNode): LabNode;
+  /** The test host a node runs on. */
+  hostOf(node: LabNode): Exclude<HostName, 'arb' | 'cli'>;
+  /** The pid of a KV node (undefined once it has exited, or never started). */
+  pidOf(node: LabNode): number | undefined;
   /** The file a node reads its busy-wait length from on SIGUSR2. */
-  blockFile(node: 'primary' | 'secondary'): string;
+  blockFile(node: LabNode): string;
   /** Kills the witness or etcd. */
   stopArbiter(): void;
   /** Starts it again (same state file / data dir) and waits until it serves. */
@@ -22,8 +29,6 @@ export interface NemesisContext {
 /** Undoes a fault. */
 export type Heal = () => Promise<void>;
 
-const hostOf = (node: 'primary' | 'secondary') => (node === 'primary' ? 'pri' : 'sec');
-
 function signal(pid: number | undefined, sig: NodeJS.Signals): void {
   if (pid === undefined) return;
   try {
@@ -34,17 +39,21 @@ function signal(pid: number | undefined, sig: NodeJS.Signals): void {
 }
 
 /**
- * Applies a fault and returns its heal. Partitions are iptables DROP rules inside the primary's
- * namespace (INPUT for what it receives, OUTPUT for what it sends), so no other lab is affected.
+ * Applies a fault and returns its heal. Partitions are iptables DROP rules inside the namespace of
+ * the pair's primary (INPUT for what it receives, OUTPUT for what it sends) against its peer's
+ * address, so no other host or lab is affected.
  */
 export async function applyFault(fault: Fault, context: NemesisContext): Promise<Heal> {
   const { lab } = context;
   const node = context.resolve(fault.target);
-  const sec = lab.hosts.sec;
-  const iptables = (args: string[]) => lab.exec('pri', 'iptables', ['-w', ...args]);
+  // Partitions and isolation act on the pair's primary whichever node a target names.
+  const primary = context.resolve('primary');
+  const firewalled = context.hostOf(primary);
+  const peer = lab.hosts[context.hostOf(context.peerOf(primary))];
+  const iptables = (args: string[]) => lab.exec(firewalled, 'iptables', ['-w', ...args]);
   const flush: Heal = async () => {
-    lab.exec('pri', 'iptables', ['-w', '-F', 'INPUT']);
-    lab.exec('pri', 'iptables', ['-w', '-F', 'OUTPUT']);
+    lab.exec(firewalled, 'iptables', ['-w', '-F', 'INPUT']);
+    lab.exec(firewalled, 'iptables', ['-w', '-F', 'OUTPUT']);
   };
   const nothing: Heal = async () => undefined;
   switch (fault.kind) {
@@ -64,21 +73,21 @@ export async function applyFault(fault: Fault, context: NemesisContext): Promise
       // The node unblocks by itself after durationMs; the heal has nothing to undo.
       return nothing;
     case 'partition-both':
-      iptables(['-A', 'INPUT', '-s', sec.address, '-j', 'DROP']);
-      iptables(['-A', 'OUTPUT', '-d', sec.address, '-j', 'DROP']);
+      iptables(['-A', 'INPUT', '-s', peer.address, '-j', 'DROP']);
+      iptables(['-A', 'OUTPUT', '-d', peer.address, '-j', 'DROP']);
       return flush;
     case 'partition-primary-to-secondary':
-      iptables(['-A', 'OUTPUT', '-d', sec.address, '-j', 'DROP']);
+      iptables(['-A', 'OUTPUT', '-d', peer.address, '-j', 'DROP']);
       return flush;
     case 'partition-secondary-to-primary':
-      iptables(['-A', 'INPUT', '-s', sec.address, '-j', 'DROP']);
+      iptables(['-A', 'INPUT', '-s', peer.address, '-j', 'DROP']);
       return flush;
     case 'isolate-primary':
       iptables(['-A', 'INPUT', '!', '-i', 'lo', '-j', 'DROP']);
       iptables(['-A', 'OUTPUT', '!', '-o', 'lo', '-j', 'DROP']);
       return flush;
     case 'link-down': {
-      const host = hostOf(node);
+      const host = context.hostOf(node);
       lab.exec(host, 'ip', ['link', 'set', 'eth0', 'down']);
       return async () => {
         lab.exec(host, 'ip', ['link', 'set', 'eth0', 'up']);
@@ -86,7 +95,7 @@ export async function applyFault(fault: Fault, context: NemesisContext): Promise
     }
     case 'saturate-link': {
       // Both directions: the host's own egress, and the bridge port towards it.
-      const host = hostOf(node);
+      const host = context.hostOf(node);
       const port = lab.hosts[host].bridgePort;
       const tbf = ['root', 'tbf', 'rate', `${fault.rateKbit}kbit`, 'burst', '8kb', 'latency', '2000ms'];
       lab.exec(host, 'tc', ['qdisc', 'add', 'dev', 'eth0', ...tbf]);

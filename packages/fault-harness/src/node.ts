@@ -14,7 +14,10 @@
 //   leaves its record (the checker's fencing evidence); the mode is `alone` when the node serves
 //   under its own grant (`serving`, `unprotected`) and `acked` otherwise (on a checkpoint's ACK);
 // - SIGUSR2: busy-wait the main thread for the milliseconds written in `--block-file` (the blocked
-//   event loop nemesis).
+//   event loop nemesis);
+// - SIGUSR1: re-protect. A node serving alone protects itself with the secondary whose
+//   `<host> <port>` is in `--protect-file` (`protect()`), and says `reprotecting`, then `reprotected`
+//   or `protect-failed`.
 // `--unsafe-release-before-ack` is the planted bug: replies go to clients when the workload produces
 // them instead of when their checkpoint is acknowledged. It exists so the checker can be shown to
 // catch it; never use it for anything else.
@@ -61,6 +64,7 @@ const { values } = parseArgs({
     'lease-ttl-ms': { type: 'string', default: '1500' },
     'release-log': { type: 'string' },
     'block-file': { type: 'string' },
+    'protect-file': { type: 'string' },
     'unsafe-release-before-ack': { type: 'boolean', default: false },
   },
 });
@@ -143,7 +147,14 @@ async function runKvNode(kvRole: string): Promise<void> {
   };
   const unsafe = values['unsafe-release-before-ack'];
   const releaseFd = values['release-log'] === undefined ? null : openSync(values['release-log'], 'a');
-  let engine: Primary | Secondary | undefined;
+  // The node's engines in the order they drove the workload: the first primary or secondary, then
+  // each `Primary` that re-protected it. The current one is the first not handed over.
+  const engines: Array<Primary | Secondary> = [];
+  const current = (): Primary | Secondary | undefined => {
+    let i = 0;
+    while (i + 1 < engines.length && engines[i]!.state === 'reprotected') i++;
+    return engines[i];
+  };
   let service: KvService | undefined;
 
   // The generation and token output leaves under. status() is not free, so it is read once per
@@ -152,7 +163,7 @@ async function runKvNode(kvRole: string): Promise<void> {
   let fence: { generation: number; token: number; mode: 'alone' | 'acked' } | null = null;
   const currentFence = (): { generation: number; token: number; mode: 'alone' | 'acked' } => {
     if (fence === null) {
-      const status = engine?.status();
+      const status = current()?.status();
       fence = {
         generation: status?.generation ?? 0,
         token: status?.fencingToken ?? 0,
@@ -199,12 +210,13 @@ async function runKvNode(kvRole: string): Promise<void> {
   };
   const nowhere: OutputSink = () => undefined;
 
+  // A re-protecting primary syncing its new secondary serves too (its replies wait for the first ACK).
   const serving = (): boolean => {
-    const state = engine?.state;
-    return state === 'protected' || state === 'unprotected' || state === 'serving';
+    const state = current()?.state;
+    return state === 'protected' || state === 'unprotected' || state === 'serving' || state === 'syncing';
   };
   const statusServer: Server = createServer((socket) => {
-    const status = engine?.status();
+    const status = current()?.status();
     socket.on('error', () => socket.destroy());
     socket.end(
       `${JSON.stringify({
@@ -219,15 +231,60 @@ async function runKvNode(kvRole: string): Promise<void> {
   });
   statusServer.listen(num('status-port'), host);
 
-  const onState = (state: string) => {
-    const status = engine?.status();
+  // The node's state is its current engine's, whichever engine of the chain changed.
+  const onState = () => {
+    const status = current()?.status();
     print({
       type: 'state',
       role: kvRole,
-      state,
+      state: status?.state,
       generation: status?.generation,
       token: status?.fencingToken,
     });
+  };
+
+  const watch = (next: Primary | Secondary): void => {
+    engines.push(next);
+    // Both roles emit `state` and `error`; the union of their typed `on()` is not callable as one.
+    const events = next as unknown as {
+      on(event: 'state', listener: () => void): void;
+      on(event: 'error', listener: (err: Error) => void): void;
+    };
+    events.on('state', onState);
+    events.on('error', (err) =>
+      print({ type: 'error', message: err.message, code: (err as { code?: string }).code }),
+    );
+  };
+
+  /** Protects the workload this node serves alone with the secondary named in the protect file. */
+  const reprotect = async (): Promise<void> => {
+    const file = values['protect-file'];
+    const survivor = current();
+    if (file === undefined || survivor === undefined) return;
+    const [peerHost, peerPort] = readFileSync(file, 'utf8').trim().split(' ');
+    const before = engines.length;
+    let primary: Primary;
+    try {
+      primary = survivor.protect({
+        secondary: { host: peerHost ?? '', port: Number(peerPort) },
+        epochMs: num('epoch-ms'),
+        arbiterTtlMs: num('lease-ttl-ms'),
+        keepalive,
+      });
+    } catch (err) {
+      print({ type: 'protect-failed', message: (err as Error).message, state: survivor.state });
+      return;
+    }
+    watch(primary);
+    print({ type: 'reprotecting', secondary: `${peerHost}:${peerPort}` });
+    try {
+      await primary.start();
+      print({ type: 'reprotected', epoch: primary.status().epoch, generation: primary.status().generation });
+    } catch (err) {
+      // Refused before the hand-over, the survivor still serves alone: forget the failed primary.
+      if (survivor.state !== 'reprotected') engines.splice(before);
+      print({ type: 'protect-failed', message: (err as Error).message, state: current()?.state });
+    }
   };
 
   if (kvRole === 'primary') {
@@ -252,11 +309,7 @@ async function runKvNode(kvRole: string): Promise<void> {
       source: 'kv',
       keepalive,
     });
-    engine = primary;
-    primary.on('state', onState);
-    primary.on('error', (err) =>
-      print({ type: 'error', message: err.message, code: (err as { code?: string }).code }),
-    );
+    watch(primary);
     print({ type: 'listening', role: kvRole, port: kv.port });
     await primary.start();
     print({ type: 'protected', epoch: primary.status().epoch });
@@ -281,20 +334,20 @@ async function runKvNode(kvRole: string): Promise<void> {
         };
       },
     });
-    engine = secondary;
-    secondary.on('state', onState);
-    secondary.on('error', (err) =>
-      print({ type: 'error', message: err.message, code: (err as { code?: string }).code }),
-    );
+    watch(secondary);
     secondary.on('passive', (reason) => print({ type: 'passive', reason }));
     secondary.on('takeover', (event) => print({ type: 'serving', port: service?.port, ...event }));
     const address = await secondary.start();
     print({ type: 'listening', role: kvRole, dataPort: address.port });
   }
 
+  process.on('SIGUSR1', () => void reprotect());
+
   const stop = (): void => {
     void (async () => {
-      await engine?.close().catch(() => undefined);
+      await current()
+        ?.close()
+        .catch(() => undefined);
       await service?.close().catch(() => undefined);
       statusServer.close();
       if (releaseFd !== null) closeSync(releaseFd);

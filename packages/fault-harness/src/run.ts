@@ -14,8 +14,11 @@ import {
   KV_PORT,
   NODE_MEMORY_MIB,
   NODE_SLOT_COUNT,
+  REPROTECT_TIMEOUT_MS,
+  SETTLE_MS,
   STATUS_PORT,
   WITNESS_PORT,
+  WORKLOAD_SLACK_MS,
 } from './constants.js';
 import { LabError } from './errors.js';
 import {
@@ -26,9 +29,9 @@ import {
   type ReleaseSpan,
 } from './history.js';
 import { createLab, type Lab, tcAvailable } from './lab.js';
-import { applyFault } from './nemesis.js';
+import { applyFault, type LabNode, type NemesisContext } from './nemesis.js';
 import { type LineProcess, lineProcess } from './processes.js';
-import type { Fault, Schedule, Target } from './schedule.js';
+import { type Fault, REPROTECTED_FAULT_AFTER_MS, type Schedule, type Target } from './schedule.js';
 import type { NodeAddress } from './service-finder.js';
 
 /** Where the built programs are (this file runs from src/ under vitest and from dist/ when built). */
@@ -69,12 +72,36 @@ export interface FaultResult {
    * primary unprotected); null when the fault caused no failover.
    */
   readonly failoverMs: number | null;
+  /** Thrown at a pair re-protected by the spare (the schedule's `reprotect.fault`, after success). */
+  readonly onReprotectedPair: boolean;
+}
+
+/** What the re-protection phase did. */
+export interface ReprotectResult {
+  /**
+   * `protected`: the survivor and the spare ran as a protected pair; `failed`: the survivor was
+   * asked and could not (the message says why); `not-needed`: no node was alone (no failover).
+   */
+  readonly outcome: 'protected' | 'failed' | 'not-needed';
+  /** The node that protected itself with the spare. */
+  readonly survivor: LabNode | null;
+  /** From asking the survivor to the pair being protected (full sync and first checkpoint). */
+  readonly protectMs: number | null;
+  readonly message?: string;
 }
 
 /** The verdict on one schedule. */
 export interface RunResult {
   readonly schedule: Schedule;
+  /** Every fault applied, in order (the re-protected pair's last). */
   readonly faults: readonly FaultResult[];
+  /** The re-protection phase, when the schedule has one. */
+  readonly reprotect: ReprotectResult | null;
+  /**
+   * How long the first protection took (the primary's `start()`: full sync and first checkpoint,
+   * before the clients start): the baseline of the re-protection time.
+   */
+  readonly protectMs: number | null;
   readonly violations: readonly Violation[];
   readonly operations: number;
   readonly acknowledged: number;
@@ -95,18 +122,27 @@ export interface RunResult {
 
 const wallMs = (): number => performance.timeOrigin + performance.now();
 
-type NodeName = 'primary' | 'secondary';
-const SERVING_STATES = new Set(['protected', 'unprotected', 'serving']);
+/** How long after the first faults' heal a node may take to be left serving alone. */
+const SURVIVOR_SETTLE_MS = 3000;
+
+/** The KV nodes, by the host they run on: `spare` is the secondary that re-protects a survivor. */
+const NODE_NAMES: readonly LabNode[] = ['primary', 'secondary', 'spare'];
+/** States in which a node serves clients (a re-protecting primary while it syncs its new secondary). */
+const SERVING_STATES = new Set(['protected', 'unprotected', 'serving', 'syncing']);
+/** States in which a node serves alone, under its own grant. */
+const ALONE_STATES = new Set(['unprotected', 'serving']);
+/** The host each node runs on. */
+const HOST_OF = { primary: 'pri', secondary: 'sec', spare: 'spare' } as const;
 
 /** When, after `fromMs` (and before `untilMs`), a node first announced that it acts alone. */
 function firstActingAlone(
-  processes: Record<NodeName, LineProcess>,
+  processes: Partial<Record<LabNode, LineProcess>>,
   fromMs: number,
   untilMs: number,
 ): number | null {
   let first = Number.POSITIVE_INFINITY;
   for (const p of Object.values(processes)) {
-    for (const line of p.lines) {
+    for (const line of p?.lines ?? []) {
       const at = Number(line.atMs);
       const alone = line.type === 'serving' || (line.type === 'state' && line.state === 'unprotected');
       if (alone && at >= fromMs && at < untilMs && at < first) first = at;
@@ -115,18 +151,25 @@ function firstActingAlone(
   return Number.isFinite(first) ? first - fromMs : null;
 }
 
-/** The node that serves now by its own last word: a serving state, the newest generation. */
-function servingNode(processes: Record<NodeName, LineProcess>): NodeName {
-  let best: { name: NodeName; generation: number } | null = null;
-  for (const name of ['primary', 'secondary'] as const) {
-    const p = processes[name];
-    if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-    const last = [...p.lines].reverse().find((l) => l.type === 'state');
-    if (last === undefined || !SERVING_STATES.has(String(last.state))) continue;
-    const generation = Number(last.generation ?? 0);
-    if (best === null || generation > best.generation) best = { name, generation };
+/** A node's last word on its state, unless it has exited. */
+function lastState(p: LineProcess | undefined): { state: string; generation: number } | null {
+  if (p === undefined || p.child.exitCode !== null || p.child.signalCode !== null) return null;
+  const last = [...p.lines].reverse().find((l) => l.type === 'state');
+  return last === undefined ? null : { state: String(last.state), generation: Number(last.generation ?? 0) };
+}
+
+/** The node that serves now by its own last word, in one of `states`, with the newest generation. */
+function servingNode(
+  processes: Partial<Record<LabNode, LineProcess>>,
+  states: ReadonlySet<string> = SERVING_STATES,
+): LabNode | null {
+  let best: { name: LabNode; generation: number } | null = null;
+  for (const name of NODE_NAMES) {
+    const last = lastState(processes[name]);
+    if (last === null || !states.has(last.state)) continue;
+    if (best === null || last.generation > best.generation) best = { name, generation: last.generation };
   }
-  return (best as { name: NodeName } | null)?.name ?? 'primary';
+  return (best as { name: LabNode } | null)?.name ?? null;
 }
 
 /**
@@ -143,6 +186,8 @@ export async function runSchedule(schedule: Schedule, options: RunOptions = {}):
       acknowledged: 0,
       finalNode: null,
       finalGeneration: null,
+      reprotect: null,
+      protectMs: null,
       releases: [],
       history: [],
       events: [],
@@ -242,53 +287,56 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
     String(STATUS_PORT),
     ...(options.unsafeReleaseBeforeAck ? ['--unsafe-release-before-ack'] : []),
   ];
-  const files = {
-    primary: { release: join(dir, 'release-primary.log'), block: join(dir, 'block-primary') },
-    secondary: { release: join(dir, 'release-secondary.log'), block: join(dir, 'block-secondary') },
-  };
-  const secondary = lineProcess(
-    'secondary',
-    lab.spawn('sec', process.execPath, [
-      node,
-      '--role',
-      'secondary',
-      '--host',
-      hosts.sec.address,
-      '--data-port',
-      String(DATA_PORT),
-      '--release-log',
-      files.secondary.release,
-      '--block-file',
-      files.secondary.block,
-      ...common,
-    ]),
-  );
-  await secondary.waitFor((l) => l.type === 'listening', 30_000, 'the secondary listening');
-  const primary = lineProcess(
+  const fileOf = (name: LabNode, what: 'release' | 'block' | 'protect') =>
+    join(dir, `${what}-${name}${what === 'release' ? '.log' : ''}`);
+  const startNode = (name: LabNode, args: string[]): LineProcess =>
+    lineProcess(
+      name,
+      lab.spawn(HOST_OF[name], process.execPath, [
+        node,
+        '--host',
+        hosts[HOST_OF[name]].address,
+        '--release-log',
+        fileOf(name, 'release'),
+        '--block-file',
+        fileOf(name, 'block'),
+        '--protect-file',
+        fileOf(name, 'protect'),
+        ...args,
+        ...common,
+      ]),
+    );
+  const secondaryArgs = ['--role', 'secondary', '--data-port', String(DATA_PORT)];
+  const processes: Partial<Record<LabNode, LineProcess>> = {};
+  processes.secondary = startNode('secondary', secondaryArgs);
+  // The spare waits as a plain secondary until a survivor attaches to it.
+  if (schedule.reprotect !== null) processes.spare = startNode('spare', secondaryArgs);
+  for (const waiting of [processes.secondary, processes.spare]) {
+    await waiting?.waitFor((l) => l.type === 'listening', 30_000, `the ${waiting.name} listening`);
+  }
+  processes.primary = startNode('primary', [
+    '--role',
     'primary',
-    lab.spawn('pri', process.execPath, [
-      node,
-      '--role',
-      'primary',
-      '--host',
-      hosts.pri.address,
-      '--secondary-host',
-      hosts.sec.address,
-      '--secondary-port',
-      String(DATA_PORT),
-      '--release-log',
-      files.primary.release,
-      '--block-file',
-      files.primary.block,
-      ...common,
-    ]),
+    '--secondary-host',
+    hosts.sec.address,
+    '--secondary-port',
+    String(DATA_PORT),
+  ]);
+  const started = await processes.primary.waitFor((l) => l.type === 'listening', 30_000, 'the primary');
+  const protectedLine = await processes.primary.waitFor(
+    (l) => l.type === 'protected',
+    30_000,
+    'the primary protected',
   );
-  await primary.waitFor((l) => l.type === 'protected', 30_000, 'the primary protected');
+  const protectMs = Number(protectedLine.atMs) - Number(started.atMs);
 
-  const nodes: NodeAddress[] = [
-    { name: 'primary', host: hosts.pri.address, port: KV_PORT, statusPort: STATUS_PORT },
-    { name: 'secondary', host: hosts.sec.address, port: KV_PORT, statusPort: STATUS_PORT },
-  ];
+  const names = NODE_NAMES.filter((name) => processes[name] !== undefined);
+  const nodes: NodeAddress[] = names.map((name) => ({
+    name,
+    host: hosts[HOST_OF[name]].address,
+    port: KV_PORT,
+    statusPort: STATUS_PORT,
+  }));
   const clients = options.clients ?? DEFAULT_CLIENTS;
   const historyFile = join(dir, 'history.jsonl');
   const startMs = wallMs();
@@ -303,22 +351,30 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
       String(clients),
       '--seed',
       String(schedule.seed),
+      // A bound only: the run stops the workload itself, SETTLE_MS after the last heal.
       '--stop-at-ms',
-      String(startMs + schedule.workloadMs),
+      String(startMs + schedule.workloadMs + WORKLOAD_SLACK_MS),
       '--history',
       historyFile,
     ]),
   );
 
-  const processes: Record<NodeName, LineProcess> = { primary, secondary };
-  const context = {
+  // The pair the faults' `primary` and `secondary` name: the nodes started as such, then the
+  // survivor and the spare once re-protected.
+  let pair: { primary: LabNode; secondary: LabNode } = { primary: 'primary', secondary: 'secondary' };
+  const context: NemesisContext = {
     lab,
-    resolve: (target: Target): NodeName => (target === 'serving' ? servingNode(processes) : target),
-    pidOf: (name: NodeName) => {
-      const child = processes[name].child;
-      return child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    resolve: (target: Target): LabNode =>
+      target === 'serving' ? (servingNode(processes) ?? pair.primary) : pair[target],
+    peerOf: (name: LabNode) => (name === pair.primary ? pair.secondary : pair.primary),
+    hostOf: (name: LabNode) => HOST_OF[name],
+    pidOf: (name: LabNode) => {
+      const child = processes[name]?.child;
+      return child !== undefined && child.exitCode === null && child.signalCode === null
+        ? child.pid
+        : undefined;
     },
-    blockFile: (name: NodeName) => files[name].block,
+    blockFile: (name: LabNode) => fileOf(name, 'block'),
     stopArbiter: () => {
       const current = arbiter as LineProcess | null;
       current?.child.kill('SIGKILL');
@@ -334,8 +390,8 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
     },
   };
   const faultResults: Array<Omit<FaultResult, 'recoverMs' | 'failoverMs'>> = [];
-  for (const fault of schedule.faults) {
-    const wait = startMs + fault.atMs - wallMs();
+  const applyAndHeal = async (fault: Fault, notBeforeMs: number, onReprotectedPair = false) => {
+    const wait = Math.max(startMs + fault.atMs, notBeforeMs) - wallMs();
     if (wait > 0) await sleep(wait);
     const heal = await applyFault(fault, context);
     // In effect from here (firewall rules and qdiscs take a few ms of `ip netns exec` to install):
@@ -343,12 +399,26 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
     const appliedAtMs = wallMs();
     await sleep(Math.max(0, appliedAtMs + fault.durationMs - wallMs()));
     await heal();
-    faultResults.push({ fault, appliedAtMs, healedAtMs: wallMs() });
+    faultResults.push({ fault, appliedAtMs, healedAtMs: wallMs(), onReprotectedPair });
+  };
+  for (const fault of schedule.faults) await applyAndHeal(fault, 0);
+  let reprotect: ReprotectResult | null = null;
+  if (schedule.reprotect !== null) {
+    const wait = startMs + schedule.reprotect.atMs - wallMs();
+    if (wait > 0) await sleep(wait);
+    const outcome = await reprotectSurvivor(processes, hosts.spare.address, fileOf);
+    reprotect = outcome.result;
+    if (reprotect.outcome === 'protected') pair = { primary: reprotect.survivor!, secondary: 'spare' };
+    await applyAndHeal(
+      schedule.reprotect.fault,
+      outcome.doneAtMs + REPROTECTED_FAULT_AFTER_MS,
+      reprotect.outcome === 'protected',
+    );
   }
-  const clientExit = await Promise.race([
-    workload.exited,
-    sleep(schedule.workloadMs + 30_000, 'hung', { ref: false }),
-  ]);
+  // The clients go on for SETTLE_MS after the last heal, so service after it is measured.
+  await sleep(Math.max(0, faultResults[faultResults.length - 1]!.healedAtMs + SETTLE_MS - wallMs()));
+  workload.child.kill('SIGUSR1');
+  const clientExit = await Promise.race([workload.exited, sleep(30_000, 'hung', { ref: false })]);
   if (clientExit !== 0)
     throw new LabError(`the client workload ended with ${String(clientExit)}: ${workload.stderr()}`);
 
@@ -372,9 +442,10 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
     final = new Map(Object.entries(read));
   }
   const history = parseHistory(existsSync(historyFile) ? readFileSync(historyFile, 'utf8') : '');
-  const releases = (['primary', 'secondary'] as const).flatMap((name) =>
-    existsSync(files[name].release) ? parseReleaseLog(name, readFileSync(files[name].release, 'utf8')) : [],
-  );
+  const releases = names.flatMap((name) => {
+    const file = fileOf(name, 'release');
+    return existsSync(file) ? parseReleaseLog(name, readFileSync(file, 'utf8')) : [];
+  });
   const violations = checkRun(history, final, releases);
   if (violations.length > 0 && options.keepDir !== undefined) {
     const keep = join(options.keepDir, `seed-${schedule.seed}-${lab.runId}`);
@@ -382,13 +453,14 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
     cpSync(dir, keep, { recursive: true });
     writeFileSync(
       join(keep, 'schedule.json'),
-      `${JSON.stringify({ schedule, faults: faultResults }, null, 2)}\n`,
+      `${JSON.stringify({ schedule, faults: faultResults, reprotect }, null, 2)}\n`,
     );
     writeFileSync(join(keep, 'final.json'), `${JSON.stringify(finalLine)}\n`);
     writeFileSync(join(keep, 'violations.json'), `${JSON.stringify(violations, null, 2)}\n`);
-    for (const name of ['primary', 'secondary'] as const) {
-      const lines = processes[name].lines.map((l) => JSON.stringify(l)).join('\n');
-      writeFileSync(join(keep, `events-${name}.jsonl`), `${lines}\n${processes[name].stderr()}`);
+    for (const name of names) {
+      const p = processes[name]!;
+      const lines = p.lines.map((l) => JSON.stringify(l)).join('\n');
+      writeFileSync(join(keep, `events-${name}.jsonl`), `${lines}\n${p.stderr()}`);
     }
   }
   return {
@@ -401,6 +473,8 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
         failoverMs: firstActingAlone(processes, f.appliedAtMs, until),
       };
     }),
+    reprotect,
+    protectMs: Number.isFinite(protectMs) ? protectMs : null,
     violations,
     operations: history.length,
     acknowledged: history.filter((op) => op.outcome === 'ok').length,
@@ -408,8 +482,47 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
     finalGeneration: (finalLine.generation as number | undefined) ?? null,
     releases,
     history,
-    events: (['primary', 'secondary'] as const).flatMap((name) =>
-      processes[name].lines.map((line) => ({ node: name, line })),
-    ),
+    events: names.flatMap((name) => processes[name]!.lines.map((line) => ({ node: name, line }))),
+  };
+}
+
+/**
+ * Asks the node serving alone to protect itself with the spare, and waits until the pair is
+ * protected, the attempt failed, or REPROTECT_TIMEOUT_MS passed. A node is alone once a failover
+ * settles; if none is within SURVIVOR_SETTLE_MS, the first faults caused no failover.
+ */
+async function reprotectSurvivor(
+  processes: Partial<Record<LabNode, LineProcess>>,
+  spareAddress: string,
+  fileOf: (name: LabNode, what: 'protect') => string,
+): Promise<{ result: ReprotectResult; doneAtMs: number }> {
+  const settleBy = performance.now() + SURVIVOR_SETTLE_MS;
+  let survivor = servingNode(processes, ALONE_STATES);
+  while (survivor === null && performance.now() < settleBy) {
+    await sleep(20);
+    survivor = servingNode(processes, ALONE_STATES);
+  }
+  if (survivor === null) {
+    return { result: { outcome: 'not-needed', survivor: null, protectMs: null }, doneAtMs: wallMs() };
+  }
+  const p = processes[survivor]!;
+  const seen = p.lines.length;
+  writeFileSync(fileOf(survivor, 'protect'), `${spareAddress} ${DATA_PORT}\n`);
+  const askedAtMs = wallMs();
+  p.child.kill('SIGUSR1');
+  const answer = await p
+    .waitFor(
+      (l) => p.lines.indexOf(l) >= seen && (l.type === 'reprotected' || l.type === 'protect-failed'),
+      REPROTECT_TIMEOUT_MS,
+      'the re-protection',
+    )
+    .catch((err: Error) => ({ type: 'protect-failed', message: err.message }));
+  const doneAtMs = wallMs();
+  if (answer.type === 'reprotected') {
+    return { result: { outcome: 'protected', survivor, protectMs: doneAtMs - askedAtMs }, doneAtMs };
+  }
+  return {
+    result: { outcome: 'failed', survivor, protectMs: null, message: String(answer.message) },
+    doneAtMs,
   };
 }

@@ -6,7 +6,7 @@ import {
   SETTLE_MS,
 } from './constants.js';
 import { InvalidArgumentError } from './errors.js';
-import { checkSeed, createPrng } from './prng.js';
+import { checkSeed, createPrng, type Prng } from './prng.js';
 
 /** The arbiters a lab can run with. */
 export type ArbiterKind = 'file' | 'witness' | 'etcd';
@@ -14,7 +14,7 @@ export const ARBITER_KINDS: readonly ArbiterKind[] = ['file', 'witness', 'etcd']
 
 /**
  * The faults. Each is applied to the lab and healed after `durationMs` (SIGKILL's heal is a no-op:
- * a killed node stays dead, and re-protection by the spare is not in the engine yet).
+ * a killed node stays dead; protection comes back through the spare, see `Reprotect`).
  */
 export type NemesisKind =
   | 'kill'
@@ -56,8 +56,9 @@ export function nemesesFor(arbiter: ArbiterKind): readonly NemesisKind[] {
 }
 
 /**
- * Which node a fault hits: the node started as primary or as secondary, or whichever serves (the
- * newest generation) when the fault starts: after a failover, that is the survivor.
+ * Which node a fault hits: the pair's primary or secondary (the nodes started as such; after
+ * re-protection, the survivor and the spare), or whichever serves (the newest generation) when the
+ * fault starts: after a failover, that is the survivor.
  */
 export type Target = 'primary' | 'secondary' | 'serving';
 
@@ -92,11 +93,36 @@ export interface Schedule {
   readonly seed: number;
   readonly arbiter: ArbiterKind;
   readonly faults: readonly Fault[];
-  /** Workload length: the last heal plus the settle time. */
+  /**
+   * After the first faults, the node left serving alone is protected again by a new secondary on
+   * the spare host, and the new pair gets a fault of its own; null: no such phase.
+   */
+  readonly reprotect: Reprotect | null;
+  /** Workload length as planned: the last heal plus the settle time. */
   readonly workloadMs: number;
   /** The lease the nodes ask for when acting alone. */
   readonly leaseTtlMs: number;
 }
+
+/** The re-protection phase of a schedule. */
+export interface Reprotect {
+  /**
+   * When the survivor is asked to protect itself with the spare. Nothing is asked if no node is
+   * alone then (the first faults caused no failover): the fault below hits the original pair.
+   */
+  readonly atMs: number;
+  /**
+   * The fault thrown at the pair. Its `primary` is the survivor and its `secondary` the spare; it is
+   * applied at `atMs`, or `REPROTECTED_FAULT_AFTER_MS` after the pair is protected if that is later.
+   */
+  readonly fault: Fault;
+}
+
+/** How long a re-protected pair runs protected before its fault, at least. */
+export const REPROTECTED_FAULT_AFTER_MS = 2500;
+
+/** The PRNG stream of the re-protection phase (a fork of the seed's). */
+const REPROTECT_STREAM = 2;
 
 /** Options of `generateSchedule()`. */
 export interface ScheduleOptions {
@@ -111,37 +137,38 @@ export interface ScheduleOptions {
    * than a survivor is built to ride out, for reproducing that outage on purpose.
    */
   readonly followUp?: NemesisKind;
+  /**
+   * Force the re-protection phase, with this fault (one of `REPROTECTED_FAULT_KINDS`) thrown at the
+   * re-protected pair.
+   */
+  readonly reprotect?: NemesisKind;
 }
 
 /** Second faults `generateSchedule` accepts as `followUp`. */
 export const FORCEABLE_FOLLOW_UPS: readonly NemesisKind[] = [...FOLLOW_UP_KINDS, 'arbiter-down'];
 
 /**
- * The schedule of the run with this seed. The nemesis cycles with the seed (consecutive seeds cover
- * every nemesis); its target, timing and parameters come from a PRNG seeded with the seed, so a
- * seed names one schedule on every machine.
+ * Faults the re-protected pair gets: each makes the pair fail over again (or, aimed at the new
+ * secondary, leaves the survivor alone once more), so protection must have really come back.
  */
-export function generateSchedule(
-  seed: number,
-  arbiter: ArbiterKind,
-  options: ScheduleOptions = {},
-): Schedule {
-  checkSeed(seed);
-  if (!ARBITER_KINDS.includes(arbiter)) {
-    throw new InvalidArgumentError(
-      `arbiter must be one of ${ARBITER_KINDS.join(', ')}, got ${String(arbiter)}`,
-    );
-  }
-  const kinds = nemesesFor(arbiter);
-  if (options.kind !== undefined && !kinds.includes(options.kind)) {
-    throw new InvalidArgumentError(
-      `nemesis ${String(options.kind)} does not apply with the ${arbiter} arbiter`,
-    );
-  }
-  const kind = options.kind ?? kinds[seed % kinds.length]!;
-  const prng = createPrng(seed);
-  const leaseTtlMs = arbiter === 'etcd' ? ETCD_LEASE_TTL_MS : LEASE_TTL_MS;
-  const atMs = prng.int(800, 1500);
+export const REPROTECTED_FAULT_KINDS: readonly NemesisKind[] = [
+  'kill',
+  'pause-long',
+  'partition-both',
+  'isolate-primary',
+  'link-down',
+  'block-loop-long',
+];
+
+/** First faults after which a node may be left serving alone, so re-protection has work to do. */
+const FAILOVER_KINDS: readonly NemesisKind[] = [
+  ...REPROTECTED_FAULT_KINDS,
+  'partition-primary-to-secondary',
+  'partition-secondary-to-primary',
+];
+
+/** One fault of `kind` at `atMs`: its target, duration and parameters drawn from `prng`. */
+function drawFault(kind: NemesisKind, atMs: number, prng: Prng, leaseTtlMs: number): Fault {
   const target: Target = prng.next() < 0.75 ? 'primary' : 'secondary';
   const D = DETECTION_DEADLINE_MS;
   let durationMs: number;
@@ -185,8 +212,31 @@ export function generateSchedule(
       durationMs = prng.int(Math.floor(D / 2), 2500);
       break;
   }
-  const faults: Fault[] = [{ kind, target: faultTarget, atMs, durationMs, rateKbit }];
-  // Half the schedules go on with a second fault against whoever serves after the first one.
+  return { kind, target: faultTarget, atMs, durationMs, rateKbit };
+}
+
+/**
+ * The schedule of the run with this seed. The nemesis cycles with the seed (consecutive seeds cover
+ * every nemesis); its target, timing and parameters come from a PRNG seeded with the seed, so a
+ * seed names one schedule on every machine.
+ */
+export function generateSchedule(
+  seed: number,
+  arbiter: ArbiterKind,
+  options: ScheduleOptions = {},
+): Schedule {
+  checkSeed(seed);
+  if (!ARBITER_KINDS.includes(arbiter)) {
+    throw new InvalidArgumentError(
+      `arbiter must be one of ${ARBITER_KINDS.join(', ')}, got ${String(arbiter)}`,
+    );
+  }
+  const kinds = nemesesFor(arbiter);
+  if (options.kind !== undefined && !kinds.includes(options.kind)) {
+    throw new InvalidArgumentError(
+      `nemesis ${String(options.kind)} does not apply with the ${arbiter} arbiter`,
+    );
+  }
   const followUp = options.followUp;
   if (followUp !== undefined) {
     if (
@@ -198,13 +248,25 @@ export function generateSchedule(
       );
     }
   }
+  if (options.reprotect !== undefined && !REPROTECTED_FAULT_KINDS.includes(options.reprotect)) {
+    throw new InvalidArgumentError(
+      `the re-protected pair's fault must be one of ${REPROTECTED_FAULT_KINDS.join(', ')}, got ${String(options.reprotect)}`,
+    );
+  }
+  const kind = options.kind ?? kinds[seed % kinds.length]!;
+  const prng = createPrng(seed);
+  const leaseTtlMs = arbiter === 'etcd' ? ETCD_LEASE_TTL_MS : LEASE_TTL_MS;
+  const first = drawFault(kind, prng.int(800, 1500), prng, leaseTtlMs);
+  const faults: Fault[] = [first];
+  const D = DETECTION_DEADLINE_MS;
+  // Half the schedules go on with a second fault against whoever serves after the first one.
   // Drawn whether or not it is used, so forcing the follow-up changes nothing else of the schedule.
   const followRoll = prng.next();
   if (followUp !== undefined || (options.kind === undefined && followRoll < 0.5)) {
     const follow =
       followUp ??
       prng.pick(FOLLOW_UP_KINDS.filter((k) => arbiter !== 'file' || !ARBITER_PROCESS_KINDS.includes(k)));
-    const followAt = atMs + durationMs + prng.int(800, 1500);
+    const followAt = first.atMs + first.durationMs + prng.int(800, 1500);
     const followDuration =
       follow === 'pause-short'
         ? prng.int(10, Math.floor(D / 3))
@@ -223,11 +285,29 @@ export function generateSchedule(
       rateKbit: follow === 'saturate-link' ? prng.pick([64, 256, 1024]) : 0,
     });
   }
-  const last = faults[faults.length - 1]!;
+  // The other schedules whose first fault can leave a node alone (three in five of them) re-protect
+  // it with the spare and fail the new pair over again. From a stream of its own, so the draws
+  // above (and every schedule without this phase) are what they were before it existed.
+  const phase = prng.fork(REPROTECT_STREAM);
+  const reprotectRoll = phase.next();
+  let reprotect: Reprotect | null = null;
+  if (
+    options.reprotect !== undefined ||
+    (options.kind === undefined &&
+      faults.length === 1 &&
+      FAILOVER_KINDS.includes(kind) &&
+      reprotectRoll < 0.6)
+  ) {
+    const atMs = first.atMs + first.durationMs + phase.int(500, 1000);
+    const second = options.reprotect ?? phase.pick(REPROTECTED_FAULT_KINDS);
+    reprotect = { atMs, fault: drawFault(second, atMs + REPROTECTED_FAULT_AFTER_MS, phase, leaseTtlMs) };
+  }
+  const last = reprotect?.fault ?? faults[faults.length - 1]!;
   return {
     seed,
     arbiter,
     faults,
+    reprotect,
     workloadMs: last.atMs + last.durationMs + SETTLE_MS,
     leaseTtlMs,
   };
@@ -241,5 +321,8 @@ export function describeFault(fault: Fault): string {
 
 /** One line naming every fault of a schedule. */
 export function describeSchedule(schedule: Schedule): string {
-  return schedule.faults.map(describeFault).join(' + ');
+  const first = schedule.faults.map(describeFault).join(' + ');
+  return schedule.reprotect === null
+    ? first
+    : `${first}, reprotect, ${describeFault(schedule.reprotect.fault)}`;
 }

@@ -15,7 +15,8 @@ import {
 // matters (partitions, arbiter down, a pause past the lease, a crash) with the witness and etcd.
 // Fixed seeds, so a failure here replays with `npm run test:faults -- --runs 1 --seed <seed>
 // --arbiter <arbiter> [--kind <nemesis>]`.
-const CASES: Array<[seed: number, arbiter: ArbiterKind, kind: NemesisKind | undefined]> = [
+type Case = [seed: number, arbiter: ArbiterKind, kind: NemesisKind | undefined, reprotect?: NemesisKind];
+const CASES: Case[] = [
   ...nemesesFor('file').map((kind, i): [number, ArbiterKind, NemesisKind] => [101 + i, 'file', kind]),
   // Seeded schedules with a second fault against the survivor (its arbiter frozen under its lease).
   [528, 'file', undefined],
@@ -31,6 +32,11 @@ const CASES: Array<[seed: number, arbiter: ArbiterKind, kind: NemesisKind | unde
   [303, 'etcd', 'isolate-primary'],
   [304, 'etcd', 'arbiter-down'],
   [305, 'etcd', 'kill'],
+  // The survivor re-protected by the spare, and the new pair failed over again.
+  [121, 'file', 'kill', 'kill'],
+  [122, 'file', 'pause-long', 'partition-both'],
+  [221, 'witness', 'kill', 'pause-long'],
+  [321, 'etcd', 'kill', 'isolate-primary'],
 ];
 
 const skipReason = process.env.CI === 'true' ? null : labSkipReason();
@@ -46,9 +52,13 @@ function explain(result: RunResult): string {
 describe.skipIf(skipReason !== null)(
   `fault schedules${skipReason ? ` (skipped: ${skipReason})` : ''}`,
   () => {
-    for (const [seed, arbiter, kind] of CASES) {
-      it(`seed ${seed}: ${arbiter} arbiter, ${kind ?? 'seeded schedule'}`, { timeout: 120_000 }, async () => {
-        const schedule = generateSchedule(seed, arbiter, kind === undefined ? {} : { kind });
+    for (const [seed, arbiter, kind, reprotect] of CASES) {
+      const name = `${kind ?? 'seeded schedule'}${reprotect ? `, re-protected, ${reprotect}` : ''}`;
+      it(`seed ${seed}: ${arbiter} arbiter, ${name}`, { timeout: 120_000 }, async () => {
+        const schedule = generateSchedule(seed, arbiter, {
+          ...(kind === undefined ? {} : { kind }),
+          ...(reprotect === undefined ? {} : { reprotect }),
+        });
         // A failing run's files are kept for diagnosis (the path is in the failure message).
         const result = await runSchedule(schedule, { keepDir: KEEP_DIR });
         if (result.skipped !== undefined) {
@@ -63,6 +73,15 @@ describe.skipIf(skipReason !== null)(
         expect(result.acknowledged).toBeGreaterThan(0);
         // The service came back after the fault (the recovery time itself is a benchmark figure).
         for (const fault of result.faults) expect(fault.recoverMs, describeSchedule(schedule)).not.toBeNull();
+        if (reprotect !== undefined) {
+          // These first faults all leave one node alone, so there is always a pair to re-protect.
+          expect(result.reprotect, describeSchedule(schedule)).toMatchObject({ outcome: 'protected' });
+          expect(result.faults.at(-1)?.onReprotectedPair).toBe(true);
+          // Killing the re-protected primary hands the service to the spare, a generation later.
+          if (reprotect === 'kill' && schedule.reprotect?.fault.target === 'primary') {
+            expect(result.finalNode).toBe('spare');
+          }
+        }
       });
     }
 

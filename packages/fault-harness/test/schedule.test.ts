@@ -10,6 +10,8 @@ import {
   generateSchedule,
   NEMESIS_KINDS,
   nemesesFor,
+  REPROTECTED_FAULT_AFTER_MS,
+  REPROTECTED_FAULT_KINDS,
 } from '../src/schedule.js';
 
 describe('prng', () => {
@@ -148,5 +150,55 @@ describe('forced follow-up', () => {
     expect(() => generateSchedule(1, 'witness', { followUp: 'partition-both' })).toThrow(
       InvalidArgumentError,
     );
+  });
+});
+
+describe('re-protection phase', () => {
+  it('follows a first fault that can leave a node alone, and fails the re-protected pair over again', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.constantFrom(...ARBITER_KINDS),
+        (seed, arbiter) => {
+          const s = generateSchedule(seed, arbiter);
+          if (s.reprotect === null) return;
+          const first = s.faults[0]!;
+          // Never with a follow-up, never after a fault every pair rides out.
+          expect(s.faults).toHaveLength(1);
+          expect([
+            'pause-short',
+            'block-loop-short',
+            'saturate-link',
+            'arbiter-down',
+            'arbiter-pause',
+          ]).not.toContain(first.kind);
+          expect(s.reprotect.atMs).toBeGreaterThan(first.atMs + first.durationMs);
+          expect(REPROTECTED_FAULT_KINDS).toContain(s.reprotect.fault.kind);
+          expect(s.reprotect.fault.atMs).toBe(s.reprotect.atMs + REPROTECTED_FAULT_AFTER_MS);
+          expect(s.workloadMs).toBeGreaterThan(s.reprotect.fault.atMs + s.reprotect.fault.durationMs);
+        },
+      ),
+    );
+    const phased = Array.from({ length: 100 }, (_, i) => generateSchedule(i, 'etcd')).filter(
+      (s) => s.reprotect !== null,
+    );
+    expect(phased.length).toBeGreaterThan(10);
+  });
+
+  it('leaves every draw before it as it was: the first faults do not depend on it', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.constantFrom(...REPROTECTED_FAULT_KINDS),
+        (seed, second) => {
+          const plain = generateSchedule(seed, 'witness', { kind: 'kill' });
+          const forced = generateSchedule(seed, 'witness', { kind: 'kill', reprotect: second });
+          expect(plain.reprotect).toBeNull();
+          expect(forced.faults).toEqual(plain.faults);
+          expect(forced.reprotect?.fault.kind).toBe(second);
+        },
+      ),
+    );
+    expect(() => generateSchedule(1, 'file', { reprotect: 'pause-short' })).toThrow(InvalidArgumentError);
   });
 });
