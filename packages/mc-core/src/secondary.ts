@@ -1015,7 +1015,8 @@ class SecondaryEngine extends EventEmitter implements Secondary {
         durationMs: elapsedMs(convicted),
         trigger,
       });
-      // No re-protection in this release: stop listening for primaries.
+      // A serving node takes no new primary: protection comes back through protect(), where this
+      // node is the primary.
       const server = this.#server;
       this.#server = null;
       if (server) await server.close();
