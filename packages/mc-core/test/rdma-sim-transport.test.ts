@@ -5,12 +5,25 @@ import { InProcessArbiter } from '../src/arbiter/in-process.js';
 import type { ChannelMessage, MessageChannel } from '../src/engine/channel.js';
 import { nextPlacement, RingSpace } from '../src/engine/rdma-ring.js';
 import type { RdmaPlacingChannel, RdmaRingChannel } from '../src/engine/rdma-sim-channel.js';
-import { decodeRdmaFrame, encodeRdmaFrame, type RdmaFrame } from '../src/engine/rdma-sim-frames.js';
+import {
+  decodeRdmaFrame,
+  encodeRdmaFrame,
+  RDMA_FRAME_TYPES,
+  RDMA_LINK_VERSION,
+  type RdmaFrame,
+} from '../src/engine/rdma-sim-frames.js';
 import { acceptRdmaSim, connectRdmaSim } from '../src/engine/rdma-sim-link.js';
 import { InvalidOptionError } from '../src/errors.js';
 import { createGuestMemory } from '../src/guest-memory.js';
 import { createWorkerGuest } from '../src/guests/worker.js';
-import { MESSAGE_TYPES } from '../src/protocol/messages.js';
+import { decodeMessage, MESSAGE_TYPES } from '../src/protocol/messages.js';
+import {
+  FieldRangeError,
+  HandshakeError,
+  MalformedMessageError,
+  TruncatedMessageError,
+} from '../src/protocol/protocol-errors.js';
+import { type FieldSink, Sizer, Writer } from '../src/protocol/wire.js';
 import { cleanups, makePrimary, runCleanups, startSecondary, until } from './engine-helpers.js';
 import { xorshift } from './helpers.js';
 
@@ -76,6 +89,49 @@ describe('RDMA link frames', () => {
         },
       ),
     );
+  });
+
+  it('refuse every strict prefix as truncated and any trailing bytes as malformed', () => {
+    fc.assert(
+      fc.property(frameArbitrary, fc.uint8Array({ minLength: 1, maxLength: 16 }), (frame, pad) => {
+        const { type, payload } = encodeRdmaFrame(frame);
+        for (let cut = 0; cut < payload.byteLength; cut++)
+          expect(() => decodeRdmaFrame(type, payload.subarray(0, cut))).toThrow(TruncatedMessageError);
+        const long = new Uint8Array([...payload, ...pad]);
+        expect(() => decodeRdmaFrame(type, long)).toThrow(MalformedMessageError);
+      }),
+    );
+  });
+
+  it('carry NIC addresses of 1..1024 bytes of UTF-8 and refuse empty or longer ones both ways', () => {
+    const accept = (nicAddress: string): RdmaFrame => ({
+      kind: 'ACCEPT',
+      nicAddress,
+      qpNum: 1,
+      ringAddr: 2,
+      ringBytes: 3,
+      ringRkey: 4,
+    });
+    // Two bytes a character: the limit counts bytes, not characters.
+    const longest = 'é'.repeat(512);
+    const { type, payload } = encodeRdmaFrame(accept(longest));
+    expect(decodeRdmaFrame(type, payload)).toEqual(accept(longest));
+    for (const bad of ['', `${longest}a`])
+      expect(() => encodeRdmaFrame(accept(bad))).toThrow(FieldRangeError);
+    // The same frames written without the encoder's check, as a peer that skips it would send them.
+    for (const bad of ['', `${longest}a`, 'x'.repeat(5000)]) {
+      const fields = (sink: FieldSink) => {
+        sink.u16('version', RDMA_LINK_VERSION);
+        sink.u32('qpNum', 1);
+        sink.u32('maxFrameBytes', 4096);
+        sink.text('nicAddress', bad);
+      };
+      const sizer = new Sizer();
+      fields(sizer);
+      const writer = new Writer(sizer.headBytes);
+      fields(writer);
+      expect(() => decodeRdmaFrame(RDMA_FRAME_TYPES.CONNECT, writer.head)).toThrow(MalformedMessageError);
+    }
   });
 
   it('reject unknown types and out-of-range fields', () => {
@@ -245,6 +301,43 @@ describe('the RDMA-semantics channel', () => {
       });
       control.send(type, [payload]);
       expect(await closed).toMatchObject({ code: 'MC_ERR_PROTOCOL_MALFORMED' });
+    }
+  });
+
+  it('refuse a primary of another link version at connect, telling it why, whatever its layout', async () => {
+    // Version 1 was big-endian: version, qpNum, maxFrameBytes, address length, address.
+    const address = new TextEncoder().encode('127.0.0.1:4791');
+    const v1 = new Uint8Array(12 + address.byteLength);
+    const view = new DataView(v1.buffer);
+    view.setUint16(0, 1);
+    view.setUint32(2, 7);
+    view.setUint32(6, 4096);
+    view.setUint16(10, address.byteLength);
+    v1.set(address, 12);
+    const v3 = encodeRdmaFrame({
+      kind: 'CONNECT',
+      version: RDMA_LINK_VERSION + 1,
+      nicAddress: '127.0.0.1:4791',
+      qpNum: 7,
+      maxFrameBytes: 4096,
+    }).payload;
+    for (const [payload, seen] of [
+      [v1, 256],
+      [v3, RDMA_LINK_VERSION + 1],
+    ] as const) {
+      const { control, serverSide } = await controlPair();
+      const answer = new Promise<ChannelMessage>((resolve) => control.on('message', resolve));
+      const accepted = acceptRdmaSim(serverSide, { transport: RDMA, timeoutMs: 10_000 });
+      control.send(RDMA_FRAME_TYPES.CONNECT, [payload]);
+      const detail = `RDMA link version ${seen}; this secondary speaks ${RDMA_LINK_VERSION}`;
+      await expect(accepted).rejects.toThrow(HandshakeError);
+      await expect(accepted).rejects.toThrow(detail);
+      const error = await answer;
+      expect(decodeMessage(error.type, error.payload)).toEqual({
+        kind: 'ERROR',
+        code: 'MC_ERR_PROTOCOL_HANDSHAKE',
+        detail,
+      });
     }
   });
 

@@ -1,9 +1,9 @@
 import {
   FieldRangeError,
   MalformedMessageError,
-  TruncatedMessageError,
   UnknownMessageTypeError,
 } from '../protocol/protocol-errors.js';
+import { type FieldSink, Reader, Sizer, Writer } from '../protocol/wire.js';
 
 /**
  * The frames the RDMA-semantics transport adds to the control channel, like RDMA-CM's connection
@@ -21,8 +21,11 @@ export const RDMA_FRAME_TYPES = {
   RELEASE: 0xf3,
 } as const;
 
-/** Version of this exchange; both sides must speak the same one. */
-export const RDMA_LINK_VERSION = 1;
+/**
+ * Version of this exchange; both sides must speak the same one. Version 2 lays the frames out with
+ * the MC protocol's codec (little-endian); version 1 was big-endian.
+ */
+export const RDMA_LINK_VERSION = 2;
 
 export interface RdmaConnectFrame {
   kind: 'CONNECT';
@@ -61,151 +64,137 @@ export interface RdmaReleaseFrame {
 
 export type RdmaFrame = RdmaConnectFrame | RdmaAcceptFrame | RdmaPlacedFrame | RdmaReleaseFrame;
 
+/** NIC addresses are host:port strings; an empty or longer one is refused both ways. */
 const MAX_ADDRESS_BYTES = 1024;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** True when `type` is one of this transport's own frames. */
 export function isRdmaFrameType(type: number): boolean {
   return type >= RDMA_FRAME_TYPES.CONNECT && type <= RDMA_FRAME_TYPES.RELEASE;
 }
 
-function u32(field: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff)
-    throw new FieldRangeError(field, value, '0..2^32-1');
-  return value;
+/** A NIC address: UTF-8 text of 1..MAX_ADDRESS_BYTES bytes, narrower than what `text` can carry. */
+function writeAddress(sink: FieldSink, value: string): void {
+  const bytes = encoder.encode(value).byteLength;
+  if (bytes === 0 || bytes > MAX_ADDRESS_BYTES)
+    throw new FieldRangeError('nicAddress', value, `1..${MAX_ADDRESS_BYTES} bytes of UTF-8`);
+  sink.text('nicAddress', value);
 }
 
-function u64(field: string, value: number): bigint {
-  if (!Number.isSafeInteger(value) || value < 0) throw new FieldRangeError(field, value, '0..2^53-1');
-  return BigInt(value);
+function readAddress(r: Reader, what: string): string {
+  const before = r.remaining;
+  const address = r.text('nicAddress');
+  // What the text took, less its u16 length: the address's bytes as they were on the wire.
+  const bytes = before - r.remaining - 2;
+  if (bytes === 0 || bytes > MAX_ADDRESS_BYTES)
+    throw new MalformedMessageError(`${what}: address of ${bytes} bytes`);
+  return address;
 }
 
-function text(field: string, value: string): Uint8Array {
-  const bytes = encoder.encode(value);
-  if (bytes.byteLength === 0 || bytes.byteLength > MAX_ADDRESS_BYTES)
-    throw new FieldRangeError(field, value, `1..${MAX_ADDRESS_BYTES} bytes of UTF-8`);
-  return bytes;
-}
-
-/** Encodes one frame; returns its frame type and payload. */
-export function encodeRdmaFrame(frame: RdmaFrame): { type: number; payload: Uint8Array } {
+/**
+ * Each frame's fields in wire order, written once: a `Sizer` run validates and measures, a `Writer`
+ * run fills the one allocation. `readFrame` must read them back in the same order.
+ */
+function layout(sink: FieldSink, frame: RdmaFrame): void {
   switch (frame.kind) {
-    case 'CONNECT': {
-      const address = text('nicAddress', frame.nicAddress);
-      const out = new Uint8Array(2 + 4 + 4 + 2 + address.byteLength);
-      const view = new DataView(out.buffer);
-      if (!Number.isInteger(frame.version) || frame.version < 0 || frame.version > 0xffff)
-        throw new FieldRangeError('version', frame.version, '0..65535');
-      view.setUint16(0, frame.version);
-      view.setUint32(2, u32('qpNum', frame.qpNum));
-      view.setUint32(6, u32('maxFrameBytes', frame.maxFrameBytes));
-      view.setUint16(10, address.byteLength);
-      out.set(address, 12);
-      return { type: RDMA_FRAME_TYPES.CONNECT, payload: out };
-    }
-    case 'ACCEPT': {
-      const address = text('nicAddress', frame.nicAddress);
-      const out = new Uint8Array(4 + 8 + 4 + 4 + 2 + address.byteLength);
-      const view = new DataView(out.buffer);
-      view.setUint32(0, u32('qpNum', frame.qpNum));
-      view.setBigUint64(4, u64('ringAddr', frame.ringAddr));
-      view.setUint32(12, u32('ringBytes', frame.ringBytes));
-      view.setUint32(16, u32('ringRkey', frame.ringRkey));
-      view.setUint16(20, address.byteLength);
-      out.set(address, 22);
-      return { type: RDMA_FRAME_TYPES.ACCEPT, payload: out };
-    }
-    case 'PLACED': {
-      const out = new Uint8Array(4 + 1 + 4 + 4 + 8);
-      const view = new DataView(out.buffer);
-      view.setUint32(0, u32('sequence', frame.sequence));
-      if (!Number.isInteger(frame.frameType) || frame.frameType < 0 || frame.frameType > 0xff)
-        throw new FieldRangeError('frameType', frame.frameType, '0..255');
-      view.setUint8(4, frame.frameType);
-      view.setUint32(5, u32('offset', frame.offset));
-      view.setUint32(9, u32('length', frame.length));
-      view.setBigUint64(13, u64('releaseMark', frame.releaseMark));
-      return { type: RDMA_FRAME_TYPES.PLACED, payload: out };
-    }
-    case 'RELEASE': {
-      const out = new Uint8Array(8);
-      new DataView(out.buffer).setBigUint64(0, u64('releaseMark', frame.releaseMark));
-      return { type: RDMA_FRAME_TYPES.RELEASE, payload: out };
-    }
-  }
-}
-
-function need(what: string, payload: Uint8Array, bytes: number): void {
-  if (payload.byteLength < bytes) throw new TruncatedMessageError(what, bytes, payload.byteLength);
-}
-
-function exact(what: string, payload: Uint8Array, bytes: number): void {
-  need(what, payload, bytes);
-  if (payload.byteLength > bytes)
-    throw new MalformedMessageError(`${what}: ${payload.byteLength - bytes} trailing bytes`);
-}
-
-function readU64(view: DataView, at: number, field: string): number {
-  const value = view.getBigUint64(at);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new FieldRangeError(field, value, '0..2^53-1');
-  return Number(value);
-}
-
-function readText(what: string, payload: Uint8Array, at: number): string {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  need(what, payload, at + 2);
-  const length = view.getUint16(at);
-  if (length === 0 || length > MAX_ADDRESS_BYTES)
-    throw new MalformedMessageError(`${what}: address of ${length} bytes`);
-  exact(what, payload, at + 2 + length);
-  try {
-    return decoder.decode(payload.subarray(at + 2, at + 2 + length));
-  } catch {
-    throw new MalformedMessageError(`${what}: the address is not UTF-8`);
+    case 'CONNECT':
+      // The version comes first, so a peer of another version can be told so (rdmaConnectVersion).
+      sink.u16('version', frame.version);
+      sink.u32('qpNum', frame.qpNum);
+      sink.u32('maxFrameBytes', frame.maxFrameBytes);
+      writeAddress(sink, frame.nicAddress);
+      return;
+    case 'ACCEPT':
+      sink.u32('qpNum', frame.qpNum);
+      sink.u64('ringAddr', frame.ringAddr);
+      sink.u32('ringBytes', frame.ringBytes);
+      sink.u32('ringRkey', frame.ringRkey);
+      writeAddress(sink, frame.nicAddress);
+      return;
+    case 'PLACED':
+      sink.u32('sequence', frame.sequence);
+      sink.u8('frameType', frame.frameType);
+      sink.u32('offset', frame.offset);
+      sink.u32('length', frame.length);
+      sink.u64('releaseMark', frame.releaseMark);
+      return;
+    case 'RELEASE':
+      sink.u64('releaseMark', frame.releaseMark);
+      return;
   }
 }
 
 /**
- * Decodes one of this transport's frames, checking every length.
- * @throws UnknownMessageTypeError, TruncatedMessageError, MalformedMessageError, FieldRangeError
+ * Encodes one frame; returns its frame type and payload.
+ * @throws FieldRangeError for a value the frame cannot carry; UnknownMessageTypeError for an unknown kind.
  */
-export function decodeRdmaFrame(type: number, payload: Uint8Array): RdmaFrame {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+export function encodeRdmaFrame(frame: RdmaFrame): { type: number; payload: Uint8Array } {
+  const type = RDMA_FRAME_TYPES[frame.kind];
+  if (type === undefined) throw new UnknownMessageTypeError(Number.NaN);
+  const sizer = new Sizer();
+  layout(sizer, frame);
+  const writer = new Writer(sizer.headBytes);
+  layout(writer, frame);
+  return { type, payload: writer.head };
+}
+
+function readFrame(type: number, r: Reader): RdmaFrame {
   switch (type) {
     case RDMA_FRAME_TYPES.CONNECT:
-      need('RDMA CONNECT', payload, 12);
       return {
         kind: 'CONNECT',
-        version: view.getUint16(0),
-        qpNum: view.getUint32(2),
-        maxFrameBytes: view.getUint32(6),
-        nicAddress: readText('RDMA CONNECT', payload, 10),
+        version: r.u16(),
+        qpNum: r.u32(),
+        maxFrameBytes: r.u32(),
+        nicAddress: readAddress(r, 'RDMA CONNECT'),
       };
     case RDMA_FRAME_TYPES.ACCEPT:
-      need('RDMA ACCEPT', payload, 22);
       return {
         kind: 'ACCEPT',
-        qpNum: view.getUint32(0),
-        ringAddr: readU64(view, 4, 'ringAddr'),
-        ringBytes: view.getUint32(12),
-        ringRkey: view.getUint32(16),
-        nicAddress: readText('RDMA ACCEPT', payload, 20),
+        qpNum: r.u32(),
+        ringAddr: r.u64('ringAddr'),
+        ringBytes: r.u32(),
+        ringRkey: r.u32(),
+        nicAddress: readAddress(r, 'RDMA ACCEPT'),
       };
     case RDMA_FRAME_TYPES.PLACED:
-      exact('RDMA PLACED', payload, 21);
       return {
         kind: 'PLACED',
-        sequence: view.getUint32(0),
-        frameType: view.getUint8(4),
-        offset: view.getUint32(5),
-        length: view.getUint32(9),
-        releaseMark: readU64(view, 13, 'releaseMark'),
+        sequence: r.u32(),
+        frameType: r.u8(),
+        offset: r.u32(),
+        length: r.u32(),
+        releaseMark: r.u64('releaseMark'),
       };
     case RDMA_FRAME_TYPES.RELEASE:
-      exact('RDMA RELEASE', payload, 8);
-      return { kind: 'RELEASE', releaseMark: readU64(view, 0, 'releaseMark') };
+      return { kind: 'RELEASE', releaseMark: r.u64('releaseMark') };
     default:
       throw new UnknownMessageTypeError(type);
   }
+}
+
+const NAME_BY_TYPE = new Map<number, string>(
+  Object.entries(RDMA_FRAME_TYPES).map(([kind, type]) => [type, `RDMA ${kind}`]),
+);
+
+/**
+ * Decodes one of this transport's frames, checking every length; trailing bytes are refused.
+ * @throws UnknownMessageTypeError, TruncatedMessageError, MalformedMessageError, FieldRangeError
+ */
+export function decodeRdmaFrame(type: number, payload: Uint8Array): RdmaFrame {
+  const r = new Reader(payload, NAME_BY_TYPE.get(type) ?? `RDMA frame ${type}`);
+  const frame = readFrame(type, r);
+  r.end();
+  return frame;
+}
+
+/**
+ * The version a CONNECT announces, read on its own: the fields after it are laid out as that version
+ * says, so a peer of another version is refused for its version before they are read. A version-1
+ * peer wrote it big-endian, so its 1 reads as 256 here; either way it is not this side's version.
+ * Undefined for another frame type or a CONNECT too short to hold a version.
+ */
+export function rdmaConnectVersion(type: number, payload: Uint8Array): number | undefined {
+  if (type !== RDMA_FRAME_TYPES.CONNECT || payload.byteLength < 2) return undefined;
+  return new Reader(payload, 'RDMA CONNECT').u16();
 }

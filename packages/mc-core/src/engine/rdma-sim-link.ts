@@ -13,7 +13,13 @@ import { decodeMessage, MESSAGE_TYPES } from '../protocol/messages.js';
 import { HandshakeError } from '../protocol/protocol-errors.js';
 import { type ChannelMessage, type MessageChannel, sendMessage } from './channel.js';
 import { RdmaPlacingChannel, RdmaRingChannel } from './rdma-sim-channel.js';
-import { decodeRdmaFrame, encodeRdmaFrame, RDMA_LINK_VERSION, type RdmaFrame } from './rdma-sim-frames.js';
+import {
+  decodeRdmaFrame,
+  encodeRdmaFrame,
+  RDMA_LINK_VERSION,
+  type RdmaFrame,
+  rdmaConnectVersion,
+} from './rdma-sim-frames.js';
 
 /** Settings of the RDMA-semantics transport (`transport: { kind: 'rdma-sim', ... }`). */
 export interface RdmaSimTransportOptions {
@@ -66,9 +72,15 @@ function openDevice(options: RdmaSimTransportOptions): Promise<Device> {
 
 /**
  * Resolves with the first frame on `control` (an MC ERROR from the peer rejects), within `timeoutMs`.
- * Nothing else may arrive before the exchange is over.
+ * Nothing else may arrive before the exchange is over. `screen` sees the raw frame before it is
+ * decoded and may refuse it by throwing.
  */
-function firstFrame(control: MessageChannel, timeoutMs: number, waitingFor: string): Promise<RdmaFrame> {
+function firstFrame(
+  control: MessageChannel,
+  timeoutMs: number,
+  waitingFor: string,
+  screen?: (message: ChannelMessage) => void,
+): Promise<RdmaFrame> {
   return new Promise((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);
@@ -83,6 +95,7 @@ function firstFrame(control: MessageChannel, timeoutMs: number, waitingFor: stri
           const detail = error.kind === 'ERROR' ? error.detail : '';
           throw new HandshakeError(`the peer refused the RDMA link: ${detail}`);
         }
+        screen?.(message);
         resolve(decodeRdmaFrame(message.type, message.payload));
       } catch (err) {
         reject(err);
@@ -191,17 +204,20 @@ export async function acceptRdmaSim(
   control: MessageChannel,
   options: RingLinkOptions,
 ): Promise<MessageChannel> {
-  const connect = await firstFrame(control, options.timeoutMs, 'RDMA CONNECT');
-  const ringBytes = options.transport.ringBytes ?? DEFAULT_RDMA_RING_BYTES;
   const refuse = (detail: string): never => {
     // A plain MC ERROR, so the primary can say why it was refused.
     sendMessage(control, { kind: 'ERROR', code: 'MC_ERR_PROTOCOL_HANDSHAKE', detail });
     throw new HandshakeError(detail);
   };
+  // The version is checked before the rest is decoded: another version lays the rest out otherwise.
+  const connect = await firstFrame(control, options.timeoutMs, 'RDMA CONNECT', (message) => {
+    const version = rdmaConnectVersion(message.type, message.payload);
+    if (version !== undefined && version !== RDMA_LINK_VERSION)
+      refuse(`RDMA link version ${version}; this secondary speaks ${RDMA_LINK_VERSION}`);
+  });
+  const ringBytes = options.transport.ringBytes ?? DEFAULT_RDMA_RING_BYTES;
   if (connect.kind !== 'CONNECT') refuse(`expected RDMA CONNECT, got ${connect.kind}`);
   const offer = connect as Extract<RdmaFrame, { kind: 'CONNECT' }>;
-  if (offer.version !== RDMA_LINK_VERSION)
-    refuse(`RDMA link version ${offer.version}; this secondary speaks ${RDMA_LINK_VERSION}`);
   if (offer.maxFrameBytes > ringBytes)
     refuse(
       `page frames of up to ${offer.maxFrameBytes} bytes do not fit this secondary's ring of ${ringBytes} bytes`,
