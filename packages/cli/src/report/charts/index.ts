@@ -4,6 +4,7 @@ import type { ChartDefinition } from './chart.js';
 import { codecThroughputChart } from './codec-throughput.js';
 import { detectionLatencyChart } from './detection-latency.js';
 import { failoverTimeChart } from './failover-time.js';
+import { faultRecoveryChart } from './fault-recovery.js';
 import { memoryRatioChart } from './memory-ratio.js';
 import { outputCommitChart } from './output-commit.js';
 import { pauseTimeChart } from './pause-time.js';
@@ -21,6 +22,7 @@ export const REPORT_CHARTS: readonly ChartDefinition[] = [
   memoryRatioChart,
   detectionLatencyChart,
   failoverTimeChart,
+  faultRecoveryChart,
   arbitrationCostChart,
   outputCommitChart,
   rdmaSimThroughputChart,
