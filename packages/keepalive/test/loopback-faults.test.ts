@@ -85,7 +85,13 @@ describe('faults of a peer process on loopback', () => {
     peer.signal('SIGKILL');
     const conviction = await dead;
     const after = changes.filter((c) => c.atMs >= killedAt).map((c) => `${c.to}:${c.reason}`);
-    expect(after).toEqual(['suspect:data-channel', 'dead:silence']);
+    // The EOF normally raises the suspicion; on a loaded host a late heartbeat may have raised it
+    // first, so what is fixed is: suspicions only, then the conviction by silence, and the EOF seen.
+    expect(after.at(-1), JSON.stringify(after)).toBe('dead:silence');
+    expect(
+      after.slice(0, -1).every((c) => c.startsWith('suspect:')),
+      JSON.stringify(after),
+    ).toBe(true);
     expect(conviction.atMs).toBeGreaterThan(killedAt);
     expect(observer.status().dataChannelLosses).toBe(1);
   });
@@ -119,7 +125,10 @@ describe('faults of a peer process on loopback', () => {
   });
 
   it('a blocked main loop is convicted as hung although its heartbeat worker lives', async () => {
-    const { observer, peer } = await setup({ hangTimeoutMs: 300 });
+    // Silence convicts only after 25 x 20 ms = 500 ms, later than the 300 ms hang timeout: a heartbeat
+    // worker the loaded scheduler runs late cannot turn the hang into a silence.
+    const silenceWindowMs = 25 * 20;
+    const { observer, peer } = await setup({ hangTimeoutMs: 300, multiplier: 25 });
     await sleep(200);
     const dead = nextChange(observer, 'dead');
     const acceptedBefore = observer.status().heartbeatsAccepted;
@@ -128,8 +137,8 @@ describe('faults of a peer process on loopback', () => {
     expect(conviction.reason).toBe('hung');
     expect(conviction.progressAgeMs).toBeGreaterThanOrEqual(300);
     // Heartbeats kept arriving the whole time: only the progress counter stood still.
-    expect(conviction.heartbeatAgeMs).toBeLessThan(100);
-    expect(observer.status().heartbeatsAccepted - acceptedBefore).toBeGreaterThanOrEqual(10);
+    expect(conviction.heartbeatAgeMs).toBeLessThan(silenceWindowMs);
+    expect(observer.status().heartbeatsAccepted - acceptedBefore).toBeGreaterThanOrEqual(3);
 
     const alive = nextChange(observer, 'alive');
     await peer.waitFor((m) => m.type === 'blocked', 5_000, 'end of block');
