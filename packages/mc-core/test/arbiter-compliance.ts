@@ -8,7 +8,10 @@ export interface ArbiterComplianceSubject {
    * where the arbiter has them (the same object for an in-process arbiter).
    */
   sides: readonly [Arbiter, Arbiter];
-  /** The TTL the suite asks for, in milliseconds: long enough for a few round trips, short enough to wait out. */
+  /**
+   * The TTL the expiry test asks for, in milliseconds: long enough for a few round trips, short enough
+   * to wait out. Tests not about expiry use {@link STEADY_TTL_MS} instead.
+   */
   ttlMs: number;
   /**
    * How much later than a lapsed grant's TTL the arbiter may still keep the next generation out, in
@@ -18,6 +21,15 @@ export interface ArbiterComplianceSubject {
   /** Frees whatever the factory made (connections, servers, processes). */
   close(): Promise<void>;
 }
+
+/**
+ * The TTL of every grant that must not lapse during its test, in milliseconds: a loaded host can stall
+ * a test for longer than any TTL short enough to wait out, and a lapsed grant there is a false failure.
+ */
+const STEADY_TTL_MS = 10_000;
+
+/** How long the expiry test may wait for the newer generation beyond TTL and slack: only a hang guard. */
+const EXPIRY_HANG_GUARD_MS = 10_000;
 
 /**
  * The behaviour every `Arbiter` must show, run against each implementation with a factory that makes a
@@ -46,7 +58,8 @@ export function describeArbiterCompliance(
 
   describe(`Arbiter compliance: ${name}`, () => {
     it('grants a generation to exactly one of several concurrent contenders', () =>
-      withSubject(async ({ sides, ttlMs }) => {
+      withSubject(async ({ sides }) => {
+        const ttlMs = STEADY_TTL_MS;
         const before = performance.now();
         const results = await Promise.all(
           ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'].map((node, i) =>
@@ -69,7 +82,8 @@ export function describeArbiterCompliance(
       }));
 
     it('hands out strictly increasing tokens, and renew keeps the token', () =>
-      withSubject(async ({ sides, ttlMs }) => {
+      withSubject(async ({ sides }) => {
+        const ttlMs = STEADY_TTL_MS;
         let lastToken = 0;
         for (let generation = 1; generation <= 6; generation++) {
           const side = sides[generation % 2]!;
@@ -86,7 +100,8 @@ export function describeArbiterCompliance(
       }));
 
     it('refuses older generations, and other nodes the current one, after a newer grant', () =>
-      withSubject(async ({ sides: [a, b], ttlMs }) => {
+      withSubject(async ({ sides: [a, b] }) => {
+        const ttlMs = STEADY_TTL_MS;
         const five = await a.acquire({ generation: 5, node: 'a', ttlMs });
         expect(five).not.toBeNull();
         await a.release(five!);
@@ -100,15 +115,27 @@ export function describeArbiterCompliance(
         expect(await a.acquire({ generation: 5, node: 'a', ttlMs })).toBeNull();
       }));
 
-    it('keeps a newer generation out while the grant lives, and lets it in once the holder stops renewing', () =>
+    it('keeps a newer generation out while the grant lives, however often it asks', () =>
+      withSubject(async ({ sides: [a, b] }) => {
+        const ttlMs = STEADY_TTL_MS;
+        const held = (await a.acquire({ generation: 1, node: 'a', ttlMs }))!;
+        expect(held).not.toBeNull();
+        expect(await b.acquire({ generation: 2, node: 'b', ttlMs })).toBeNull();
+        const renewed = await a.renew(held, ttlMs);
+        expect(renewed).toMatchObject({ generation: 1, node: 'a', token: held.token });
+        expect(await b.acquire({ generation: 2, node: 'b', ttlMs })).toBeNull();
+        expect(await a.renew(renewed!, ttlMs)).toMatchObject({ token: held.token });
+      }));
+
+    it('lets a newer generation in once the holder stops renewing, never while its grant lives', () =>
       withSubject(async ({ sides: [a, b], ttlMs, expirySlackMs }) => {
+        // Only the old grant's short TTL is the point; the newer one must outlive the checks after it.
         const old = (await a.acquire({ generation: 1, node: 'a', ttlMs }))!;
         expect(old).not.toBeNull();
-        expect(await b.acquire({ generation: 2, node: 'b', ttlMs })).toBeNull();
-        const deadline = performance.now() + ttlMs + expirySlackMs + 1000;
+        const deadline = performance.now() + ttlMs + expirySlackMs + EXPIRY_HANG_GUARD_MS;
         let next: ArbiterGrant | null = null;
         while (next === null && performance.now() < deadline) {
-          next = await b.acquire({ generation: 2, node: 'b', ttlMs });
+          next = await b.acquire({ generation: 2, node: 'b', ttlMs: STEADY_TTL_MS });
           // The split-brain guarantee: when b wins, a's own clock already says a lost.
           if (next !== null) expect(grantIsValid(old)).toBe(false);
           else await new Promise((resolve) => setTimeout(resolve, Math.max(5, ttlMs / 20)));
@@ -117,18 +144,20 @@ export function describeArbiterCompliance(
         expect(next!.token).toBeGreaterThan(old.token);
         expect(await a.renew(old, ttlMs)).toBeNull();
         expect(await a.acquire({ generation: 1, node: 'a', ttlMs })).toBeNull();
-        expect(await b.renew(next!, ttlMs)).toMatchObject({ token: next!.token });
+        expect(await b.renew(next!, STEADY_TTL_MS)).toMatchObject({ token: next!.token });
       }));
 
     it('returns null when renewing a released grant', () =>
-      withSubject(async ({ sides: [a], ttlMs }) => {
+      withSubject(async ({ sides: [a] }) => {
+        const ttlMs = STEADY_TTL_MS;
         const grant = (await a.acquire({ generation: 1, node: 'a', ttlMs }))!;
         await a.release(grant);
         expect(await a.renew(grant, ttlMs)).toBeNull();
       }));
 
     it('lets the next generation in at once after a release, and a stale release changes nothing', () =>
-      withSubject(async ({ sides: [a, b], ttlMs }) => {
+      withSubject(async ({ sides: [a, b] }) => {
+        const ttlMs = STEADY_TTL_MS;
         const old = (await a.acquire({ generation: 1, node: 'a', ttlMs }))!;
         await a.release(old);
         const next = await b.acquire({ generation: 2, node: 'b', ttlMs });
@@ -139,7 +168,8 @@ export function describeArbiterCompliance(
       }));
 
     it('rejects malformed requests with MC_ERR_INVALID_ARGUMENT', () =>
-      withSubject(async ({ sides: [a], ttlMs }) => {
+      withSubject(async ({ sides: [a] }) => {
+        const ttlMs = STEADY_TTL_MS;
         const invalid = { code: 'MC_ERR_INVALID_ARGUMENT' };
         await expect(a.acquire({ generation: 0, node: 'a', ttlMs })).rejects.toMatchObject(invalid);
         await expect(a.acquire({ generation: 1.5, node: 'a', ttlMs })).rejects.toMatchObject(invalid);

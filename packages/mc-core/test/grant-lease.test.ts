@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Arbiter, ArbiterGrant } from '../src/arbiter/contract.js';
 import { InProcessArbiter } from '../src/arbiter/in-process.js';
 import { GrantLease } from '../src/engine/grant-lease.js';
+import { until } from './engine-helpers.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,8 +44,10 @@ async function holding(arbiter: ControlledArbiter, ttlMs: number) {
 describe('GrantLease', () => {
   it('keeps a grant alive past its first TTL while renewals succeed', async () => {
     const arbiter = new ControlledArbiter();
-    const { lease, lost } = await holding(arbiter, 150);
-    await sleep(400);
+    // Renewals come every third of the TTL, so four of them outlast the first TTL; the TTL is long
+    // enough that a loaded host's late timer does not let the grant lapse between two of them.
+    const { lease, lost } = await holding(arbiter, 1500);
+    await until(() => arbiter.renewals >= 4 || lost.length > 0, 10_000, 'four renewals');
     expect(lost).toEqual([]);
     expect(arbiter.renewals).toBeGreaterThanOrEqual(4);
     expect(lease.grant!.validUntilMs).toBeGreaterThan(performance.now());
@@ -53,8 +56,9 @@ describe('GrantLease', () => {
   it('fences at once when a renewal says the grant is lost', async () => {
     const arbiter = new ControlledArbiter();
     arbiter.mode = 'lost';
-    const { lease, lost } = await holding(arbiter, 150);
-    await sleep(120);
+    // The first renewal (a third of the TTL in) says lost, long before the grant would lapse.
+    const { lease, lost } = await holding(arbiter, 1500);
+    await until(() => lost.length > 0, 10_000, 'the fence');
     expect(lost).toEqual(['the arbitration grant was lost']);
     expect(lease.grant).toBeNull();
   });
