@@ -10,6 +10,7 @@ import {
 } from '../src/errors.js';
 import { createGuestMemory } from '../src/guest-memory.js';
 import { createInProcessGuest, type RequestHandler } from '../src/guests/in-process.js';
+import { until } from './engine-helpers.js';
 
 // A tiny state machine kept in guest memory: request n adds n to a u32 counter at offset 0 and
 // outputs the new total.
@@ -81,7 +82,7 @@ describe('in-process guest', () => {
     expect(new Uint32Array(capture.data.buffer, capture.data.byteOffset, 1)[0]).toBe(1);
     capture.release();
     guest.resume();
-    await sleep(5);
+    await until(() => outputs.length >= 5, 10_000, 'the queued requests handled');
     expect(outputs.map(([, v]) => v)).toEqual([1, 3, 6, 10, 15]);
     expect(guest.queuedRequests).toBe(0);
     guest.resume();
@@ -110,7 +111,7 @@ describe('in-process guest', () => {
     expect(guest.state).toBe('paused');
     expect(log).toEqual(['start 1', 'end 1']);
     guest.resume();
-    await sleep(5);
+    await until(() => log.length >= 3, 10_000, 'the next request started');
     expect(log).toEqual(['start 1', 'end 1', 'start 2']);
     finish!();
     await sleep(1);
@@ -129,7 +130,11 @@ describe('in-process guest', () => {
       output: () => undefined,
     });
     outside.submit(1);
-    await sleep(5);
+    await until(
+      () => log.includes('MC_ERR_GUEST_STATE') || log.includes('escaped'),
+      10_000,
+      'the late output attempt',
+    );
     expect(log.at(-1)).toBe('MC_ERR_GUEST_STATE');
   });
 
@@ -142,11 +147,12 @@ describe('in-process guest', () => {
     guest.submit(2);
     await expect(guest.pause({ timeoutMs: 20 })).rejects.toThrow(PauseTimeoutError);
     expect(guest.state).toBe('running');
+    const first = finish;
     finish!();
-    await sleep(5);
+    await until(() => guest.handledRequests >= 1 && finish !== first, 10_000, 'the second request started');
     expect(guest.handledRequests).toBe(1);
     finish!();
-    await sleep(5);
+    await until(() => guest.handledRequests >= 2, 10_000, 'the second request handled');
     expect(guest.handledRequests).toBe(2);
   });
 
@@ -181,7 +187,7 @@ describe('in-process guest', () => {
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(handled).toBeGreaterThan(0);
     expect(handled).toBeLessThan(100);
-    await sleep(10);
+    await until(() => handled >= 100, 10_000, 'all requests handled');
     expect(handled).toBe(100);
   });
 

@@ -153,14 +153,24 @@ describe('the checkpoint policy in the engine, over TCP', () => {
     const commits: Array<{ epoch: number; bytes: number }> = [];
     secondary.on('commit', ({ epoch, bytes }) => commits.push({ epoch, bytes }));
     await primary.start();
-    let raised: { fromEpoch: number } | null = null;
-    for (let round = 0; round < 400; round++) {
-      while (guest.queuedRequests < 256) guest.submit(round);
-      await sleep(1);
-      if (round === 200) raised = secondary.setBudget(64 * PAGE);
-    }
+    // Keeps the guest busy for at least 200 rounds and until `done`, however slowly a loaded host
+    // commits; 30 s is only the hang guard.
+    const drive = async (done: () => boolean, what: string): Promise<void> => {
+      const deadline = performance.now() + 30_000;
+      for (let round = 0; round < 200 || !done(); round++) {
+        if (performance.now() > deadline)
+          throw new Error(`${what} not reached within 30 s (${commits.length} commits in all)`);
+        while (guest.queuedRequests < 256) guest.submit(round);
+        await sleep(1);
+      }
+    };
+    await drive(() => commits.length > 10, 'ten commits under the first budget');
+    const { fromEpoch } = secondary.setBudget(64 * PAGE);
+    await drive(
+      () => commits.filter((c) => c.epoch >= fromEpoch).length > 10,
+      'ten commits under the raised budget',
+    );
     await primary.checkpoint();
-    const fromEpoch = raised!.fromEpoch;
     const over = commits.filter((c) => c.bytes > (c.epoch >= fromEpoch ? 64 * PAGE : budget));
     expect(over).toEqual([]);
     expect(commits.length).toBeGreaterThan(20);

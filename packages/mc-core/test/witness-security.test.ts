@@ -10,6 +10,7 @@ import {
   type WitnessDecision,
   type WitnessServer,
 } from '../src/arbiter/witness-server.js';
+import { until } from './engine-helpers.js';
 
 const ca = createCertificateAuthority();
 const tls = (commonName: string, authority = ca): SecurityOptions => {
@@ -65,7 +66,8 @@ describe('a witness that authenticates who may ask for a vote', () => {
       ).rejects.toMatchObject({
         code: 'MC_ERR_ARBITER_UNAVAILABLE',
       });
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The server reports the refusal on its own schedule: wait for it (10 s is only the hang guard).
+      await until(() => refusals.length >= 1, 10_000, 'the refusal on the server');
       expect(refusals[0]).toMatchObject({ code: expect.stringMatching(/^MC_ERR_(TLS|AUTH|FRAME)_/) });
       expect(decisions).toEqual([]);
       // The rightful node still gets generation 1: the refused one took nothing.

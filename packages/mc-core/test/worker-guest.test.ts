@@ -84,11 +84,12 @@ describe('worker guest', () => {
   });
 
   it('a pause the workload cannot honour in time is withdrawn, and the guest runs on', async () => {
-    const { guest, outputs } = start({ stallMs: 400 });
+    // The stall is long enough that a loaded host cannot let it end before the 50 ms pause times out.
+    const { guest, outputs } = start({ stallMs: 5_000 });
     await until(() => outputs.length >= 1);
     await expect(guest.pause({ timeoutMs: 50 })).rejects.toThrow(PauseTimeoutError);
     expect(guest.state).toBe('running');
-    await until(() => outputs.length > 5);
+    await until(() => outputs.length > 5, 30_000);
     await guest.pause();
     expect(guest.state).toBe('paused');
     expect(() => guest.setOutput(null as never)).toThrow(/option sink/);
