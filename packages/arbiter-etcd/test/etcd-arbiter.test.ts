@@ -113,7 +113,8 @@ describe.skipIf(skipReason !== null)('etcd arbiter against a real etcd', () => {
     let refusals = 0;
     const deadline = performance.now() + 6000;
     while (gb === null && performance.now() < deadline) {
-      gb = await b.acquire({ generation: 2, node: 'b', ttlMs: 1000 });
+      // a's short TTL is the point; b's must only outlast the checks below on a loaded host.
+      gb = await b.acquire({ generation: 2, node: 'b', ttlMs: 5000 });
       if (gb === null) {
         refusals++;
         // Whenever b is refused... and the moment b wins, a's own clock already says it lost.
@@ -129,7 +130,7 @@ describe.skipIf(skipReason !== null)('etcd arbiter against a real etcd', () => {
     expect(await a.acquire({ generation: 1, node: 'a', ttlMs: 1000 })).toBeNull();
     // Releasing the stale grant does not disturb the new owner.
     await a.release(ga);
-    expect(await b.renew(gb!, 1000)).toMatchObject({ token: gb!.token });
+    expect(await b.renew(gb!, 5000)).toMatchObject({ token: gb!.token });
     await b.release(gb!);
   });
 
@@ -254,7 +255,8 @@ describe.skipIf(skipReason !== null)('etcd arbiter when etcd goes down and comes
         await expect(attempt()).rejects.toMatchObject({ code: 'MC_ERR_ARBITER_UNAVAILABLE' });
         const elapsed = performance.now() - started;
         expect(elapsed).toBeGreaterThanOrEqual(450);
-        expect(elapsed).toBeLessThan(1500);
+        // Only a hang guard: a loaded host may take long over the rest of the request.
+        expect(elapsed).toBeLessThan(5000);
       }
     } finally {
       server.resume();
@@ -282,8 +284,9 @@ describe.skipIf(skipReason !== null)('etcd arbiter when etcd goes down and comes
       expect(error).toBeInstanceOf(ArbiterUnavailableError);
       expect(error).toMatchObject({ code: 'MC_ERR_ARBITER_UNAVAILABLE' });
       expect((error as Error).cause).toBeDefined();
-      // Never a hang: a refused connection fails at once, a silent one at the deadline.
-      expect(performance.now() - started).toBeLessThan(500 * 3 + 500);
+      // Never a hang: a refused connection fails at once, a silent one at the deadline (the bound is
+      // only a hang guard, loose for a loaded host).
+      expect(performance.now() - started).toBeLessThan(5000);
     }
     // a cannot renew, so a's clock runs its grant out: it must stop acting.
     await sleep(Math.max(0, ga.validUntilMs - performance.now()) + 10);
@@ -296,7 +299,8 @@ describe.skipIf(skipReason !== null)('etcd arbiter when etcd goes down and comes
     const deadline = performance.now() + 10_000;
     while (gb === null && performance.now() < deadline) {
       try {
-        gb = await b.acquire({ generation: 11, node: 'b', ttlMs: 1000 });
+        // Long enough to outlive the checks below on a loaded host.
+        gb = await b.acquire({ generation: 11, node: 'b', ttlMs: 5000 });
       } catch (err) {
         // Reconnecting right after the restart may still fail once; it must be the typed error.
         expect(err).toBeInstanceOf(ArbiterUnavailableError);
@@ -306,7 +310,7 @@ describe.skipIf(skipReason !== null)('etcd arbiter when etcd goes down and comes
     expect(gb).not.toBeNull();
     expect(gb!.token).toBeGreaterThan(ga.token);
     expect(await a.renew(ga, 1000)).toBeNull();
-    expect(await b.renew(gb!, 1000)).toMatchObject({ token: gb!.token });
+    expect(await b.renew(gb!, 5000)).toMatchObject({ token: gb!.token });
   });
 
   it('never hangs on an address where nothing listens', async () => {
@@ -316,7 +320,8 @@ describe.skipIf(skipReason !== null)('etcd arbiter when etcd goes down and comes
       await expect(nowhere.acquire({ generation: 1, node: 'a', ttlMs: 1000 })).rejects.toBeInstanceOf(
         ArbiterUnavailableError,
       );
-      expect(performance.now() - started).toBeLessThan(1500);
+      // Only a hang guard on the 300 ms request timeout.
+      expect(performance.now() - started).toBeLessThan(5000);
     } finally {
       await nowhere.close();
     }
