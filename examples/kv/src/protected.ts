@@ -102,9 +102,12 @@ if (node.role === 'primary') {
   if (killAt !== undefined) {
     const [epoch, kind] = killAt.split(':');
     primary.on('shipping', (event) => {
-      // CKPT_PAGES: the first page message, so the checkpoint is cut after its BEGIN and some pages.
+      // Test hook (fault injection for the failover tests). CKPT_PAGES: the first page message, so the
+      // checkpoint is cut after its BEGIN and some pages. The first checkpoint at or after the epoch
+      // that has such a message: an epoch in which no client wrote has no pages, and an exact match
+      // would then never fire.
       if (
-        event.epoch === Number(epoch) &&
+        event.epoch >= Number(epoch) &&
         event.kind === kind &&
         (kind !== 'CKPT_PAGES' || event.index === 1)
       ) {

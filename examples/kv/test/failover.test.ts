@@ -14,6 +14,7 @@ interface Line {
   dataPort?: number;
   epoch?: number;
   generation?: number;
+  kind?: string;
 }
 
 interface Node {
@@ -114,10 +115,12 @@ async function writeUntilDead(client: TestClient, id: number, log: ClientLog): P
 }
 
 describe('the KV service protected by a primary and a secondary process', () => {
+  // Epochs count from the primary's start (10 ms each, longer when stretched): 300 leaves the clients
+  // seconds to get writes acknowledged before the kill, however loaded the host.
   const scenarios: Array<{ name: string; killAt?: string }> = [
     { name: 'at a random moment' },
-    { name: 'in the middle of a checkpoint', killAt: '30:CKPT_PAGES' },
-    { name: 'after a whole checkpoint was shipped, before its ACK', killAt: '30:CKPT_END' },
+    { name: 'in the middle of a checkpoint', killAt: '300:CKPT_PAGES' },
+    { name: 'after a whole checkpoint was shipped, before its ACK', killAt: '300:CKPT_END' },
   ];
   for (const { name, killAt } of scenarios) {
     it(`loses no acknowledged write when the primary is SIGKILLed ${name}`, async () => {
@@ -154,11 +157,21 @@ describe('the KV service protected by a primary and a secondary process', () => 
         logs.push(log);
         writers.push(writeUntilDead(client, id, log));
       }
+      const acknowledged = () => logs.reduce((n, l) => n + l.acked.size, 0);
       if (killAt === undefined) {
-        await sleep(200 + Math.random() * 400);
+        // A random moment once the clients are writing (their first acknowledgements seen).
+        await waitFor(() => (acknowledged() > 0 ? true : undefined), 20_000, 'a write acknowledged');
+        await sleep(Math.random() * 400);
         primary.child.kill('SIGKILL');
       }
       await primary.exited;
+      if (killAt !== undefined) {
+        // It died by the kill point, at or after the epoch asked for.
+        const [epoch, kind] = killAt.split(':');
+        const killing = primary.lines.find((l) => l.type === 'killing');
+        expect(killing).toMatchObject({ kind });
+        expect(killing!.epoch).toBeGreaterThanOrEqual(Number(epoch));
+      }
       await Promise.all(writers);
       expect(logs.flatMap((l) => l.errors)).toEqual([]);
 
@@ -168,8 +181,7 @@ describe('the KV service protected by a primary and a secondary process', () => 
         'the secondary serving',
       );
       expect(serving.generation).toBe(2);
-      const acked = logs.reduce((n, l) => n + l.acked.size, 0);
-      expect(acked, 'writes acknowledged before the kill').toBeGreaterThan(0);
+      expect(acknowledged(), 'writes acknowledged before the kill').toBeGreaterThan(0);
 
       const check = await connectClient(serving.port!);
       cleanups.push(() => check.close());

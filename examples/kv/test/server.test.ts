@@ -95,7 +95,14 @@ describe('KV service over a real socket', () => {
     const c = await client(service.port);
     await service.guest.pause();
     const replies = c.pipeline(Array.from({ length: 10_000 }, (_, i) => ['SET', `k${i % 500}`, `v${i}`]));
-    await sleep(50);
+    // Wait for the commands to arrive and the queue to stop growing (10 s is only the hang guard).
+    const deadline = Date.now() + 10_000;
+    let queued = -1;
+    while (service.guest.queuedRequests === 0 || service.guest.queuedRequests !== queued) {
+      if (Date.now() > deadline) throw new Error(`the queue did not settle: ${service.guest.queuedRequests}`);
+      queued = service.guest.queuedRequests;
+      await sleep(100);
+    }
     // The queue stopped near the high-water mark instead of swallowing everything.
     expect(service.guest.queuedRequests).toBeLessThan(10_000);
     expect(service.guest.queuedRequests).toBeGreaterThan(0);
