@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,30 @@ function alive(pid: number): boolean {
   }
 }
 
+/** The command lines of the processes in a network namespace. */
+function commandsIn(namespace: string): string[] {
+  const pids = spawnSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8' }).stdout;
+  return pids
+    .split('\n')
+    .filter((pid) => pid.trim() !== '')
+    .map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid.trim()}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        return ''; // it exited meanwhile
+      }
+    });
+}
+
+/** Polls `condition` every 25 ms; throws after `timeoutMs` (only a hang guard). */
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} not seen within ${timeoutMs} ms`);
+    await sleep(25);
+  }
+}
+
 describe.skipIf(skipReason !== null)(`lab${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   it('joins five hosts through a bridge and removes everything at teardown', async () => {
     const lab = createLab();
@@ -53,7 +77,7 @@ describe.skipIf(skipReason !== null)(`lab${skipReason ? ` (skipped: ${skipReason
     lab.teardown();
     expect(namespacesOf(lab.runId)).toEqual([]);
     expect(existsSync(lab.dir)).toBe(false);
-    await sleep(50);
+    await until(() => !alive(pid), 5_000, 'the server process gone');
     expect(alive(pid)).toBe(false);
     lab.teardown(); // idempotent
   });
@@ -105,7 +129,12 @@ describe.skipIf(skipReason !== null)(`lab${skipReason ? ` (skipped: ${skipReason
       }
       throw new Error('the command created no lab within 15 s');
     })();
-    await sleep(1500); // nodes and clients are up by now
+    // The clients start once the nodes are up and the primary is protected.
+    await until(
+      () => commandsIn(`mcf-${runId}-cli`).some((command) => command.includes('workload')),
+      30_000,
+      'the clients running',
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(130);
