@@ -23,7 +23,10 @@ function sleep(ms: number): Promise<void> {
  * The observer runs in this process; the peer is a process of its own, with a TCP data channel to the
  * observer (as a primary shipping checkpoints to its secondary would have).
  */
-async function setup(options: KeepaliveOptions = {}): Promise<{
+async function setup(
+  options: KeepaliveOptions = {},
+  peerOptions: KeepaliveOptions = {},
+): Promise<{
   observer: Keepalive;
   peer: Agent;
   changes: StateChange[];
@@ -47,7 +50,7 @@ async function setup(options: KeepaliveOptions = {}): Promise<{
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const tcpPort = (server.address() as { port: number }).port;
   const peer = await spawnAgent({
-    keepalive: { role: 'primary', peer: { address: '127.0.0.1', port: local.port } },
+    keepalive: { ...peerOptions, role: 'primary', peer: { address: '127.0.0.1', port: local.port } },
     tcpConnect: { address: '127.0.0.1', port: tcpPort },
   });
   cleanups.push(() => peer.stop());
@@ -78,7 +81,8 @@ function nextChange(k: Keepalive, to: StateChange['to']): Promise<StateChange> {
 
 describe('faults of a peer process on loopback', () => {
   it('SIGKILL: the data channel EOF makes the peer suspect at once, the silence convicts it', async () => {
-    const { observer, peer, changes } = await setup();
+    // A 300 ms deadline: a late heartbeat before the kill must not be what convicts.
+    const { observer, peer, changes } = await setup({ multiplier: 15 });
     await sleep(200);
     const dead = nextChange(observer, 'dead');
     const killedAt = monotonicMs();
@@ -97,7 +101,8 @@ describe('faults of a peer process on loopback', () => {
   });
 
   it('SIGSTOP then SIGCONT: convicted while stopped, alive again after, reported as a flap', async () => {
-    const { observer, peer, changes } = await setup();
+    // 300 ms deadlines on both sides: only the stop, not a late heartbeat, convicts or flaps.
+    const { observer, peer, changes } = await setup({ multiplier: 15 }, { multiplier: 15 });
     await sleep(200);
     const flaps: FlapEvent[] = [];
     observer.on('flap', (f) => flaps.push(f));
@@ -110,7 +115,9 @@ describe('faults of a peer process on loopback', () => {
     // TCP noticed nothing: a stopped process's kernel still acknowledges.
     expect(changes.some((c) => c.reason === 'data-channel')).toBe(false);
 
-    await sleep(200); // stopped well beyond the detection window, so the peer must notice its own pause
+    // Stopped well beyond the peer's 300 ms window (the conviction took that long already), so the peer
+    // must notice its own pause.
+    await sleep(400);
     const alive = nextChange(observer, 'alive');
     peer.signal('SIGCONT');
     expect((await alive).reason).toBe('heartbeat');
@@ -118,10 +125,10 @@ describe('faults of a peer process on loopback', () => {
     expect(flaps[0]).toMatchObject({ recentFlaps: 1, suspectHoldMs: 100 });
 
     // The peer, frozen too, must not blame the observer for its own pause.
+    await peer.waitFor((m) => m.type === 'self-pause', 10_000, 'the self-pause');
     await sleep(300);
     const status = await peer.status();
     expect((status.status as { convictions: number }).convictions).toBe(0);
-    expect(peer.messages.some((m) => m.type === 'self-pause')).toBe(true);
   });
 
   it('a blocked main loop is convicted as hung although its heartbeat worker lives', async () => {

@@ -88,8 +88,8 @@ describe.skipIf(skip)(`in network namespaces${skip ? ` (skipped: ${unavailable})
     );
     agents.push(peer);
     const alive = (m: AgentMessage) => m.type === 'change' && m.to === 'alive';
-    await observer.waitFor(alive, 5_000, 'observer sees peer alive');
-    await peer.waitFor(alive, 5_000, 'peer sees observer alive');
+    await observer.waitFor(alive, 20_000, 'observer sees peer alive');
+    await peer.waitFor(alive, 20_000, 'peer sees observer alive');
     await sleep(200);
     return { topology, observer, peer };
   }
@@ -104,8 +104,8 @@ describe.skipIf(skip)(`in network namespaces${skip ? ` (skipped: ${unavailable})
     const before = observer.messages.at(-1)!.atMs;
     n.run(n.nsA, 'iptables', ['-A', 'INPUT', '-s', n.addrB, '-j', 'DROP']);
     n.run(n.nsA, 'iptables', ['-A', 'OUTPUT', '-d', n.addrB, '-j', 'DROP']);
-    const seenByObserver = await observer.waitFor(deadAfter(before), 3_000, 'observer convicts');
-    const seenByPeer = await peer.waitFor(deadAfter(before), 3_000, 'peer convicts');
+    const seenByObserver = await observer.waitFor(deadAfter(before), 10_000, 'observer convicts');
+    const seenByPeer = await peer.waitFor(deadAfter(before), 10_000, 'peer convicts');
     expect(seenByObserver.reason).toBe('silence');
     expect(seenByPeer.reason).toBe('silence');
     // Locally dropped sends fail on the observer's side.
@@ -114,8 +114,8 @@ describe.skipIf(skip)(`in network namespaces${skip ? ` (skipped: ${unavailable})
 
     const healedAt = (await observer.status()).atMs;
     n.run(n.nsA, 'iptables', ['-F']);
-    await observer.waitFor(aliveAfter(healedAt), 3_000, 'observer sees recovery');
-    await peer.waitFor(aliveAfter(healedAt), 3_000, 'peer sees recovery');
+    await observer.waitFor(aliveAfter(healedAt), 10_000, 'observer sees recovery');
+    await peer.waitFor(aliveAfter(healedAt), 10_000, 'peer sees recovery');
   });
 
   it('iptables DROP in one direction: only the side that hears nothing convicts', async () => {
@@ -135,12 +135,12 @@ describe.skipIf(skip)(`in network namespaces${skip ? ` (skipped: ${unavailable})
     const { topology: n, observer, peer } = await start();
     const before = observer.messages.at(-1)!.atMs;
     n.run(n.nsB, 'ip', ['link', 'set', n.devB, 'down']);
-    expect((await observer.waitFor(deadAfter(before), 3_000, 'observer convicts')).reason).toBe('silence');
-    expect((await peer.waitFor(deadAfter(before), 3_000, 'peer convicts')).reason).toBe('silence');
+    expect((await observer.waitFor(deadAfter(before), 10_000, 'observer convicts')).reason).toBe('silence');
+    expect((await peer.waitFor(deadAfter(before), 10_000, 'peer convicts')).reason).toBe('silence');
     const upAt = (await observer.status()).atMs;
     n.run(n.nsB, 'ip', ['link', 'set', n.devB, 'up']);
-    await observer.waitFor(aliveAfter(upAt), 5_000, 'observer sees recovery');
-    await peer.waitFor(aliveAfter(upAt), 5_000, 'peer sees recovery');
+    await observer.waitFor(aliveAfter(upAt), 20_000, 'observer sees recovery');
+    await peer.waitFor(aliveAfter(upAt), 20_000, 'peer sees recovery');
   });
 
   it('soak: a link saturated by bulk TCP and 100 ms stalls of the observer convict no one', async () => {
