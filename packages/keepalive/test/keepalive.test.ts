@@ -67,6 +67,7 @@ describe('keepalive on loopback, in one process', () => {
     await waitFor(() => b.status().peer?.epoch === 41, 'the new epoch on the wire');
     const s = b.status();
     expect(changes).toEqual(expect.arrayContaining(['a:alive:heartbeat', 'b:alive:heartbeat']));
+    // On a loaded 2-core host a late heartbeat may raise a suspicion, never a conviction.
     expect(
       changes.filter((c) => c.includes(':dead')),
       JSON.stringify(changes),
