@@ -36,16 +36,23 @@ export function sendMessage(channel: MessageChannel, message: McMessage): boolea
   return channel.send(type, parts);
 }
 
-/** Resolves at the channel's next `'drain'`; rejects with PeerLostError if it closes first. */
+/**
+ * Resolves at the channel's next `'drain'`; rejects with PeerLostError if it closes first. Both
+ * listeners go once either fires: a sync waits here thousands of times on one channel.
+ */
 export function waitForDrain(channel: MessageChannel): Promise<void> {
   if (channel.closed) return Promise.reject(new PeerLostError('the data channel is closed'));
   return new Promise((resolve, reject) => {
-    const onDrain = () => {
+    const settle = () => {
+      channel.off('drain', onDrain);
       channel.off('close', onClose);
+    };
+    const onDrain = () => {
+      settle();
       resolve();
     };
     const onClose = (error: Error | undefined) => {
-      channel.off('drain', onDrain);
+      settle();
       reject(new PeerLostError('the data channel closed while sending', error));
     };
     channel.on('drain', onDrain);
