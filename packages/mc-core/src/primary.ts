@@ -301,7 +301,9 @@ export interface Primary {
    * Connects to the secondary, exchanges HELLO, runs the live sync and the first checkpoint.
    * Resolves once the first checkpoint is acknowledged (state `protected`). Rejects with
    * `AttachError`, `HandshakeError` (from the protocol) or `PeerLostError` if protection could not
-   * be established; after a loss during sync the engine still arbitrates (see `state`).
+   * be established; after a loss during sync the engine still arbitrates (see `state`). After an
+   * `AttachError` or `HandshakeError` the state is `idle` again and `start()` may be called again,
+   * under the generation and token the first attempt won.
    */
   start(): Promise<void>;
   /** Takes a checkpoint now instead of at the end of the epoch. Resolves when it is acknowledged. */
@@ -580,21 +582,9 @@ class PrimaryEngine extends EventEmitter implements Primary {
     const o = this.#o;
     const resume = this.#resume;
     if (resume === null) {
-      const grant = await o.arbiter.acquire({
-        generation: o.generation,
-        node: o.nodeId,
-        ttlMs: o.arbiterTtlMs,
-      });
-      if (grant === null) {
-        this.#setState('deposed');
-        throw new ArbitrationLostError(o.generation);
-      }
-      // The grant only mints the token: while protected, neither node acts alone. Releasing it lets
-      // whichever node survives a failure take the next generation at once.
-      await o.arbiter.release(grant);
-      this.#token = grant.token;
-      this.#generation = grant.generation;
-      this.#path.cork.setGeneration(this.#token);
+      // The token is minted once: a start() retried after a failed attach keeps it, since the
+      // arbiter grants a generation only once and no secondary committed anything under it.
+      if (this.#token === 0) await this.#mintToken();
     } else {
       // Re-protection: the survivor's counters go on; HELLO announces the epoch the sync ends in.
       this.#epoch = resume.begin(this.#path.append);
@@ -652,6 +642,28 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#holdGuest = false;
     if ((this.#state as PrimaryState) === 'syncing') void this.#tick();
     await protectedNow;
+  }
+
+  /**
+   * Wins the configured generation to mint this protection's fencing token, and gives the grant
+   * back at once: while protected, neither node acts alone, so whichever survives a failure can take
+   * the next generation without waiting out a lease.
+   */
+  async #mintToken(): Promise<void> {
+    const o = this.#o;
+    const grant = await o.arbiter.acquire({
+      generation: o.generation,
+      node: o.nodeId,
+      ttlMs: o.arbiterTtlMs,
+    });
+    if (grant === null) {
+      this.#setState('deposed');
+      throw new ArbitrationLostError(o.generation);
+    }
+    await o.arbiter.release(grant);
+    this.#token = grant.token;
+    this.#generation = grant.generation;
+    this.#path.cork.setGeneration(this.#token);
   }
 
   async #attach(heartbeatPort: number): Promise<void> {
