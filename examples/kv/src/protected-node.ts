@@ -69,6 +69,13 @@ export interface ProtectedKvNodeOptions {
    * @default mc-core's DEFAULT_ATTACH_TIMEOUT_MS
    */
   attachTimeoutMs?: number;
+  /**
+   * Primary only: the arbitration generation this protection starts under (its fencing token). An
+   * arbiter grants each generation once, so a new primary over arbiter state an earlier primary used
+   * needs a higher one.
+   * @default 1
+   */
+  generation?: number;
   /** Keepalive settings passed to the engine (detector rules, heartbeat socket address). */
   keepalive?: EngineKeepaliveOptions;
   /**
@@ -197,6 +204,7 @@ export async function startProtectedKvNode(options: ProtectedKvNodeOptions): Pro
         secondary: options.secondary,
         ...(options.epochMs === undefined ? {} : { epochMs: options.epochMs }),
         ...(options.attachTimeoutMs === undefined ? {} : { attachTimeoutMs: options.attachTimeoutMs }),
+        ...(options.generation === undefined ? {} : { generation: options.generation }),
       });
       node.engine = primary;
       node.ready = primary.start();

@@ -12,7 +12,8 @@ export type CliErrorCode =
   | 'MC_ERR_CLI_NO_SECURITY'
   | 'MC_ERR_CLI_CREDENTIALS'
   | 'MC_ERR_CLI_PEER_REFUSED'
-  | 'MC_ERR_CLI_FILE_EXISTS';
+  | 'MC_ERR_CLI_FILE_EXISTS'
+  | 'MC_ERR_CLI_GENERATION_TAKEN';
 
 /** Exit code of every `CliError`: a usage or environment problem, not a crash. */
 export const CLI_ERROR_EXIT_CODE = 2;
@@ -87,6 +88,20 @@ export class ChildFailedError extends CliError {
 export class NodeFailedError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('MC_ERR_CLI_NODE_FAILED', message, options);
+  }
+}
+
+/**
+ * A primary's starting generation was already granted by the arbiter: an earlier primary used this
+ * arbiter state, or a pair is running on it.
+ */
+export class GenerationTakenError extends CliError {
+  constructor(generation: number, options?: { cause?: unknown }) {
+    super(
+      'MC_ERR_CLI_GENERATION_TAKEN',
+      `the arbiter already granted generation ${generation} (an arbiter grants each generation once): if a primary or a secondary that took over still runs on this arbiter state, this primary must not start; if none does (an earlier attempt that never protected anything), start with --generation ${generation + 1} or a fresh arbiter state`,
+      options,
+    );
   }
 }
 

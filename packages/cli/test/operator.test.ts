@@ -236,6 +236,22 @@ describe('mcft witness, secondary, primary and status on loopback', () => {
 });
 
 describe('mcft errors', () => {
+  /** `mcft primary` towards a port nobody listens on, giving up after 300 ms. */
+  const primaryWithoutSecondary = (arbiterDir: string, port: number, ...extra: string[]) => [
+    'primary',
+    '--secondary',
+    `127.0.0.1:${port}`,
+    '--service',
+    '127.0.0.1:0',
+    '--arbiter-dir',
+    arbiterDir,
+    '--memory-mib',
+    '4',
+    '--attach-timeout-ms',
+    '300',
+    '--insecure-plain',
+    ...extra,
+  ];
   const expectError = async (args: string[], code: string, text?: string) => {
     const run = await runMcft(args);
     expect(run.code, run.stderr).toBe(2);
@@ -261,6 +277,10 @@ describe('mcft errors', () => {
     [['primary', '--arbiter-dir', '/tmp'], '--secondary'],
     [['primary', '--secondary', '127.0.0.1:0', '--arbiter-dir', '/tmp'], 'port must be'],
     [['primary', '--secondary', '127.0.0.1:7000', '--arbiter-dir', '/tmp', '--epoch-ms', '0'], '--epoch-ms'],
+    [
+      ['primary', '--secondary', '127.0.0.1:7000', '--arbiter-dir', '/tmp', '--generation', '0'],
+      '--generation',
+    ],
     [['witness', '--listen', '127.0.0.1:0'], '--state-file'],
     [['witness', '--state-file', '/tmp/x'], '--listen'],
     [['status', 'localhost'], 'HOST:PORT'],
@@ -327,20 +347,7 @@ describe('mcft errors', () => {
     const dir = tempDir();
     const nobody = await closedPort();
     await expectError(
-      [
-        'primary',
-        '--secondary',
-        `127.0.0.1:${nobody}`,
-        '--service',
-        '127.0.0.1:0',
-        '--arbiter-dir',
-        dir,
-        '--memory-mib',
-        '4',
-        '--attach-timeout-ms',
-        '300',
-        '--insecure-plain',
-      ],
+      primaryWithoutSecondary(dir, nobody),
       'MC_ERR_CLI_PEER_UNREACHABLE',
       `the secondary at 127.0.0.1:${nobody}`,
     );
@@ -365,6 +372,18 @@ describe('mcft errors', () => {
       'MC_ERR_CLI_PEER_UNREACHABLE',
       `127.0.0.1:${nobody}`,
     );
+  });
+
+  it('a primary restarted over the arbiter state of a failed start is MC_ERR_CLI_GENERATION_TAKEN, until --generation says the next one', async () => {
+    const dir = tempDir();
+    const nobody = await closedPort();
+    const primary = (...extra: string[]) => primaryWithoutSecondary(dir, nobody, ...extra);
+    // The first start wins generation 1, then finds no secondary.
+    await expectError(primary(), 'MC_ERR_CLI_PEER_UNREACHABLE', `the secondary at 127.0.0.1:${nobody}`);
+    // A second process asks for generation 1 again: the arbiter granted it once already.
+    await expectError(primary(), 'MC_ERR_CLI_GENERATION_TAKEN', '--generation 2');
+    // With the next generation it gets past the arbiter, and again finds no secondary.
+    await expectError(primary('--generation', '2'), 'MC_ERR_CLI_PEER_UNREACHABLE', 'the secondary');
   });
 
   it('a peer with another guest geometry is MC_ERR_CLI_VERSION_MISMATCH', async () => {

@@ -52,6 +52,7 @@ interface NodeFlags {
   detectMultiplier?: string;
   hangTimeoutMs?: string;
   attachTimeoutMs?: string;
+  generation?: string;
   nodeId?: string;
   transport?: string;
   config?: string;
@@ -83,6 +84,8 @@ export interface NodeSettings {
   detectMultiplier: number;
   hangTimeoutMs: number;
   attachTimeoutMs: number | null;
+  /** The generation a primary starts under (null: the engine's default, 1). */
+  generation: number | null;
   nodeId: string | null;
   transport: NodeTransport;
   /** How the data channel, the heartbeats, the witness connection and the status endpoint are protected. */
@@ -114,6 +117,12 @@ export function resolveNodeSettings(role: Role, flags: NodeFlags): NodeSettings 
     throw new BadFlagError('--epoch-ms', 'is for mcft primary (the primary sets the epochs)');
   const heartbeat = get('heartbeat');
   const attach = get('attachTimeoutMs');
+  const generation = get('generation');
+  if (role === 'secondary' && generation !== undefined)
+    throw new BadFlagError(
+      '--generation',
+      'is for mcft primary (a secondary takes the next one when it takes over)',
+    );
   const nodeId = get('nodeId');
   if (nodeId !== undefined && (typeof nodeId !== 'string' || nodeId === ''))
     throw new BadFlagError('--node-id', 'must be a non-empty string');
@@ -155,6 +164,8 @@ export function resolveNodeSettings(role: Role, flags: NodeFlags): NodeSettings 
       600_000,
     ),
     attachTimeoutMs: attach === undefined ? null : parseInteger('--attach-timeout-ms', attach, 100, 600_000),
+    generation:
+      generation === undefined ? null : parseInteger('--generation', generation, 1, Number.MAX_SAFE_INTEGER),
     nodeId: nodeId === undefined ? null : String(nodeId),
     transport: parseChoice('--transport', get('transport') ?? 'tcp', NODE_TRANSPORTS),
     // Secure by default: checked last, so that a mistyped flag is reported as itself first.
@@ -230,6 +241,7 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
         address: heartbeatAddress,
       },
       ...(s.attachTimeoutMs === null ? {} : { attachTimeoutMs: s.attachTimeoutMs }),
+      ...(s.generation === null ? {} : { generation: s.generation }),
       // TLS or PSK on the data channel also turns on authenticated heartbeats in the engine.
       channel: { security: securityOptions(s.security) },
       ...(s.nodeId === null ? {} : { nodeId: s.nodeId }),
@@ -283,6 +295,7 @@ export async function runNode(s: NodeSettings, out: Printer, traceCheckpoints = 
       ...(listen === undefined ? {} : { listen }),
       ...(peer === undefined ? {} : { peer }),
       security: s.security.mode,
+      ...(s.role === 'primary' ? { generation: s.generation ?? 1 } : {}),
     });
   }
   return { node: node!, status: status!, report: report!, stop: closeAll };
@@ -437,6 +450,10 @@ export function nodeCommand(role: Role): Command {
       .option('--slots <n>', `hash slots of the KV table (default: ${DEFAULT_NODE_SLOTS})`)
       .option('--epoch-ms <ms>', `epoch length (default: ${DEFAULT_NODE_EPOCH_MS})`)
       .option('--attach-timeout-ms <ms>', 'how long to try to reach the secondary at start (default: 10000)')
+      .option(
+        '--generation <n>',
+        'arbitration generation to start under; an arbiter grants each once, so a primary restarted over the same arbiter state after a failed start needs the next one (default: 1)',
+      )
       .addOption(
         new Option('--trace-checkpoints', 'print every acknowledged checkpoint (with --json)').hideHelp(),
       );

@@ -19,6 +19,7 @@ export const CONFIG_KEYS = [
   'detectMultiplier',
   'hangTimeoutMs',
   'attachTimeoutMs',
+  'generation',
   'nodeId',
   'transport',
   'ca',

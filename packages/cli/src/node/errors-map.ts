@@ -1,6 +1,7 @@
 import {
   BadFlagError,
   CliError,
+  GenerationTakenError,
   NodeFailedError,
   PeerRefusedError,
   PeerUnreachableError,
@@ -26,7 +27,7 @@ function causeWith(error: unknown, codes: (code: string) => boolean): (Error & {
  */
 export function nodeStartError(
   error: unknown,
-  context: { listen?: string; peer?: string; security?: 'tls' | 'psk' | 'plain' },
+  context: { listen?: string; peer?: string; security?: 'tls' | 'psk' | 'plain'; generation?: number },
 ): CliError {
   if (error instanceof CliError) return error;
   const refusal = refusalIn(error);
@@ -58,6 +59,9 @@ export function nodeStartError(
     code === 'MC_ERR_ARBITER_IO'
   )
     return new PeerUnreachableError('the arbiter', 'its address', { cause: error });
+  // Only a primary's start asks the arbiter; losing there means its generation was granted before.
+  if (code === 'MC_ERR_ARBITRATION_LOST' && context.generation !== undefined)
+    return new GenerationTakenError(context.generation, { cause: error });
   if (code === 'MC_ERR_INVALID_OPTION')
     return new BadFlagError('option', (error as Error).message, { cause: error });
   return new NodeFailedError(`the node failed: ${(error as Error)?.message ?? String(error)}`, {
