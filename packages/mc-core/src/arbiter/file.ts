@@ -108,7 +108,10 @@ export class FileArbiter implements Arbiter {
       const previous = this.#read(newest);
       const left = previous.expiresAt - Date.now();
       if (previous.node !== request.node && left > 0 && Number.isFinite(left)) {
-        await sleep(left + this.#driftMarginMs);
+        // Until the wall clock says so, not one timer: a timer may fire early against the clock (Node
+        // times it from the event loop's cached clock, which lags by the current iteration's work).
+        const until = previous.expiresAt + this.#driftMarginMs;
+        for (let wait = until - Date.now(); wait > 0; wait = until - Date.now()) await sleep(wait);
         // Our lease ran while we waited: start it again from now, unless someone newer came meanwhile.
         validFrom = performance.now();
         this.#write(request.generation, { node: request.node, expiresAt: Date.now() + request.ttlMs });
