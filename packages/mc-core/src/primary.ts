@@ -8,7 +8,7 @@ import {
   type StateChange,
 } from '@microcheckpoint/keepalive';
 import { type Channel, connect } from '@microcheckpoint/transport-tcp';
-import type { Arbiter, ArbiterGrant } from './arbiter/contract.js';
+import { type Arbiter, type ArbiterGrant, grantIsValid } from './arbiter/contract.js';
 import type { Capture } from './capture.js';
 import {
   DEFAULT_ARBITER_TTL_MS,
@@ -1309,6 +1309,7 @@ class PrimaryEngine extends EventEmitter implements Primary {
     this.#token = grant.token;
     this.#generation = grant.generation;
     this.#path.cork.setGeneration(grant.token);
+    this.#path.releaseGate = () => grantIsValid(this.#lease?.grant ?? null);
     this.#path.goDirect();
     this.#setState('unprotected');
     if (this.#finalCaptured) {

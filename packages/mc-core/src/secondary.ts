@@ -15,7 +15,7 @@ import {
 } from '@microcheckpoint/io-cork';
 import { createKeepalive, type Keepalive, type StateChange } from '@microcheckpoint/keepalive';
 import { type Channel, createServer, type Server } from '@microcheckpoint/transport-tcp';
-import type { Arbiter, ArbiterGrant } from './arbiter/contract.js';
+import { type Arbiter, type ArbiterGrant, grantIsValid } from './arbiter/contract.js';
 import {
   DEFAULT_ARBITER_TTL_MS,
   DEFAULT_ATTACH_TIMEOUT_MS,
@@ -996,6 +996,7 @@ class SecondaryEngine extends EventEmitter implements Secondary {
         throw new InvalidOptionError('takeover', 'must return { guest, output, reemit? }');
       if ((this.#state as SecondaryState) !== 'arbitrating') return;
       const path = new OutputPath(this.#cork, result.output);
+      path.releaseGate = () => grantIsValid(this.#lease?.grant ?? null);
       this.#path = path;
       this.#served = result;
       const reemitSink = result.reemit ?? result.output;

@@ -25,6 +25,13 @@ export class OutputPath {
   lastRefusal: unknown = null;
   /** Outputs the guest produced so far (the primary tells from it whether an epoch has output). */
   appended = 0;
+  /**
+   * While direct, output leaves only if this says the node still holds its grant (null: no gate).
+   * The grant's expiry fence is a timer, and a turn that ran past the grant's end (a long handler, a
+   * blocked event loop) reaches its release, at the next check phase, before the loop's timers run.
+   * A closed gate turns the path corked: nothing leaves, and the fence follows.
+   */
+  releaseGate: (() => boolean) | null = null;
 
   constructor(cork: CorkQueue, sink: OutputSink) {
     this.cork = cork;
@@ -68,6 +75,7 @@ export class OutputPath {
    */
   goDirect(): void {
     this.#direct = true;
+    if (!this.#mayRelease()) return;
     const lastSealed = this.#lastSealed();
     if (lastSealed !== null) this.cork.release(lastSealed);
     this.#scheduleFlush();
@@ -105,6 +113,12 @@ export class OutputPath {
     this.#attached.delete(destination);
   }
 
+  #mayRelease(): boolean {
+    if (this.releaseGate === null || this.releaseGate()) return true;
+    this.#direct = false;
+    return false;
+  }
+
   #lastSealed(): number | null {
     const open = this.cork.openEpoch;
     const held = this.cork.heldEpochs.filter((e) => e !== open);
@@ -116,7 +130,7 @@ export class OutputPath {
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
-      if (!this.#direct) return;
+      if (!this.#direct || !this.#mayRelease()) return;
       const open = this.cork.openEpoch;
       if (open === undefined) return;
       this.cork.seal(open);
