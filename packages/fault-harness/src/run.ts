@@ -340,24 +340,29 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
   const clients = options.clients ?? DEFAULT_CLIENTS;
   const historyFile = join(dir, 'history.jsonl');
   const startMs = wallMs();
-  const workload = lineProcess(
-    'clients',
-    lab.spawn('cli', process.execPath, [
-      client,
-      'workload',
-      '--nodes',
-      JSON.stringify(nodes),
-      '--clients',
-      String(clients),
-      '--seed',
-      String(schedule.seed),
-      // A bound only: the run stops the workload itself, SETTLE_MS after the last heal.
-      '--stop-at-ms',
-      String(startMs + schedule.workloadMs + WORKLOAD_SLACK_MS),
-      '--history',
-      historyFile,
-    ]),
-  );
+  /** The client program on the client host, in one of its modes, knowing every node. */
+  const startClients = (name: string, mode: 'workload' | 'final', args: string[]): LineProcess =>
+    lineProcess(
+      name,
+      lab.spawn('cli', process.execPath, [
+        client,
+        mode,
+        '--nodes',
+        JSON.stringify(nodes),
+        '--clients',
+        String(clients),
+        ...args,
+      ]),
+    );
+  const workload = startClients('clients', 'workload', [
+    '--seed',
+    String(schedule.seed),
+    // A bound only: the run stops the workload itself, SETTLE_MS after the last heal.
+    '--stop-at-ms',
+    String(startMs + schedule.workloadMs + WORKLOAD_SLACK_MS),
+    '--history',
+    historyFile,
+  ]);
 
   // The pair the faults' `primary` and `secondary` name: the nodes started as such, then the
   // survivor and the spare once re-protected.
@@ -422,19 +427,7 @@ async function runInLab(lab: Lab, schedule: Schedule, options: RunOptions): Prom
   if (clientExit !== 0)
     throw new LabError(`the client workload ended with ${String(clientExit)}: ${workload.stderr()}`);
 
-  const finalReader = lineProcess(
-    'final',
-    lab.spawn('cli', process.execPath, [
-      client,
-      'final',
-      '--nodes',
-      JSON.stringify(nodes),
-      '--clients',
-      String(clients),
-      '--timeout-ms',
-      '5000',
-    ]),
-  );
+  const finalReader = startClients('final', 'final', ['--timeout-ms', '5000']);
   const finalLine = await finalReader.waitFor((l) => 'node' in l, 20_000, 'the final read');
   let final: FinalState = null;
   if (finalLine.node !== null) {
