@@ -3,7 +3,8 @@ export type KvErrorCode =
   | 'MC_ERR_INVALID_OPTION'
   | 'MC_ERR_KV_FULL'
   | 'MC_ERR_KV_FORMAT'
-  | 'MC_ERR_RESP_PROTOCOL';
+  | 'MC_ERR_RESP_PROTOCOL'
+  | 'MC_ERR_RESP_REPLY';
 
 /** Base class: a stable `code` and the `cause` kept. */
 export class KvError extends Error {
@@ -40,5 +41,12 @@ export class KvFormatError extends KvError {
 export class RespProtocolError extends KvError {
   constructor(message: string) {
     super('MC_ERR_RESP_PROTOCOL', `Protocol error: ${message}`);
+  }
+}
+
+/** A server's replies broke RESP2 or its limits; the client's connection is unusable after it. */
+export class RespReplyError extends KvError {
+  constructor(message: string) {
+    super('MC_ERR_RESP_REPLY', message);
   }
 }

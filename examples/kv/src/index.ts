@@ -19,6 +19,7 @@ export {
   KvFormatError,
   KvFullError,
   RespProtocolError,
+  RespReplyError,
 } from './errors.js';
 export { createKvTable, type KvTable, type KvTableOptions, openKvTable } from './kv-table.js';
 export {
@@ -40,5 +41,11 @@ export {
   RespParser,
   simpleString,
 } from './resp.js';
+export {
+  MAX_REPLY_ARRAY_ITEMS,
+  MAX_REPLY_BULK_BYTES,
+  type RespReply,
+  RespReplyParser,
+} from './resp-reply.js';
 export { createKvServer, type KvRequest, type KvServer, type KvServerOptions } from './server.js';
 export { createKvHandler, createKvService, type KvService, type KvServiceOptions } from './service.js';

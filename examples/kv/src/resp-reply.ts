@@ -1,6 +1,9 @@
 import { RespReplyError } from './errors.js';
 
-/** A RESP2 reply as the KV service sends them. */
+/**
+ * A RESP2 reply as a client reads it (the KV service writes them with `simpleString`, `errorReply`,
+ * `integerReply`, `bulkReply` and `arrayReply`).
+ */
 export type RespReply =
   | { readonly kind: 'simple'; readonly value: string }
   | { readonly kind: 'error'; readonly value: string }
@@ -15,56 +18,6 @@ const MAX_LINE_BYTES = 64 * 1024;
 const CR = 13;
 const LF = 10;
 const decoder = new TextDecoder();
-
-/** Encodes one reply (the inverse of the parser; used by tests to generate server output). */
-export function encodeReply(reply: RespReply): Uint8Array {
-  const parts: Uint8Array[] = [];
-  const text = (s: string) => parts.push(new TextEncoder().encode(s));
-  const put = (r: RespReply): void => {
-    switch (r.kind) {
-      case 'simple':
-        text(`+${r.value}\r\n`);
-        break;
-      case 'error':
-        text(`-${r.value}\r\n`);
-        break;
-      case 'integer':
-        text(`:${r.value}\r\n`);
-        break;
-      case 'bulk':
-        if (r.value === null) text('$-1\r\n');
-        else {
-          text(`$${r.value.length}\r\n`);
-          parts.push(r.value);
-          text('\r\n');
-        }
-        break;
-      case 'array':
-        if (r.value === null) text('*-1\r\n');
-        else {
-          text(`*${r.value.length}\r\n`);
-          for (const item of r.value) put(item);
-        }
-        break;
-    }
-  };
-  put(reply);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Encodes a command as a RESP array of bulk strings. */
-export function encodeRequest(args: readonly string[]): Uint8Array {
-  return encodeReply({
-    kind: 'array',
-    value: args.map((a) => ({ kind: 'bulk', value: new TextEncoder().encode(a) })),
-  });
-}
 
 /** Thrown internally when the buffer ends inside a reply: wait for more bytes. */
 const INCOMPLETE = Symbol('incomplete');

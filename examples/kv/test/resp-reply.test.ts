@@ -1,7 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RespReplyError } from '../src/errors.js';
-import { encodeReply, encodeRequest, type RespReply, RespReplyParser } from '../src/resp-reply.js';
+import { arrayReply, bulkReply, encodeCommand, errorReply, integerReply, simpleString } from '../src/resp.js';
+import { type RespReply, RespReplyParser } from '../src/resp-reply.js';
+
+/** The server side of a reply, with the KV service's own encoders: what the parser must read back. */
+function encodeReply(reply: RespReply): Uint8Array {
+  switch (reply.kind) {
+    case 'simple':
+      return simpleString(reply.value);
+    case 'error':
+      return errorReply(reply.value);
+    case 'integer':
+      return integerReply(reply.value);
+    case 'bulk':
+      return bulkReply(reply.value);
+    case 'array':
+      return reply.value === null
+        ? new TextEncoder().encode('*-1\r\n')
+        : arrayReply(reply.value.map(encodeReply));
+  }
+}
 
 const text = fc.string({ maxLength: 40 }).filter((s) => !s.includes('\r') && !s.includes('\n'));
 const reply: fc.Arbitrary<RespReply> = fc.letrec<{ reply: RespReply }>((tie) => ({
@@ -67,7 +86,7 @@ describe('RespReplyParser', () => {
   });
 
   it('encodes requests as arrays of bulk strings', () => {
-    expect(new TextDecoder().decode(encodeRequest(['SET', 'r1', '12']))).toBe(
+    expect(new TextDecoder().decode(encodeCommand(['SET', 'r1', '12']))).toBe(
       '*3\r\n$3\r\nSET\r\n$2\r\nr1\r\n$2\r\n12\r\n',
     );
   });

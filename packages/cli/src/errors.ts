@@ -8,7 +8,6 @@ export type CliErrorCode =
   | 'MC_ERR_CLI_FAULT_UNAVAILABLE'
   | 'MC_ERR_CLI_CHILD_FAILED'
   | 'MC_ERR_CLI_NODE_FAILED'
-  | 'MC_ERR_CLI_BAD_REPLY'
   | 'MC_ERR_CLI_NO_SECURITY'
   | 'MC_ERR_CLI_CREDENTIALS'
   | 'MC_ERR_CLI_PEER_REFUSED'
@@ -102,13 +101,6 @@ export class GenerationTakenError extends CliError {
       `the arbiter already granted generation ${generation} (an arbiter grants each generation once): if a primary or a secondary that took over still runs on this arbiter state, this primary must not start; if none does (an earlier attempt that never protected anything), start with --generation ${generation + 1} or a fresh arbiter state`,
       options,
     );
-  }
-}
-
-/** A server's reply is not RESP2 (the demo's clients drop the connection on it). */
-export class BadReplyError extends CliError {
-  constructor(message: string) {
-    super('MC_ERR_CLI_BAD_REPLY', message);
   }
 }
 

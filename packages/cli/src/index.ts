@@ -25,7 +25,6 @@ export { type DemoOptions, DemoResources, runDemo } from './demo/run-demo.js';
 export { DEMO_FAULTS, type DemoFault, type DemoSummary, formatSummary } from './demo/summary.js';
 export {
   BadFlagError,
-  BadReplyError,
   ChildFailedError,
   CLI_ERROR_EXIT_CODE,
   CliError,

@@ -10,10 +10,10 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { encodeCommand, type RespReply, RespReplyParser } from '@microcheckpoint/example-kv';
 import { COUNTER_COUNT, PROBE_AFTER_MS, REQUEST_TIMEOUT_MS } from './constants.js';
 import type { Operation, OpKind } from './history.js';
 import { createPrng } from './prng.js';
-import { encodeRequest, type RespReply, RespReplyParser } from './resp-reply.js';
 import { findService, type NodeAddress } from './service-finder.js';
 
 const { values, positionals } = parseArgs({
@@ -89,7 +89,7 @@ class Connection {
     if (this.#closed) return Promise.resolve(this.#closed);
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
-      this.#socket.write(encodeRequest(args));
+      this.#socket.write(encodeCommand(args));
     });
   }
 

@@ -3,7 +3,6 @@ export type FaultHarnessErrorCode =
   | 'MC_ERR_INVALID_OPTION'
   | 'MC_ERR_INVALID_ARGUMENT'
   | 'MC_ERR_LAB'
-  | 'MC_ERR_RESP_REPLY'
   | 'MC_ERR_HISTORY';
 
 /** Base class: every error from this package has a stable `code` and keeps its `cause`. */
@@ -34,13 +33,6 @@ export class InvalidArgumentError extends FaultHarnessError {
 export class LabError extends FaultHarnessError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('MC_ERR_LAB', message, options);
-  }
-}
-
-/** Bytes from a server that are not a well-formed RESP reply. */
-export class RespReplyError extends FaultHarnessError {
-  constructor(message: string) {
-    super('MC_ERR_RESP_REPLY', message);
   }
 }
 

@@ -23,7 +23,6 @@ export {
   InvalidArgumentError,
   InvalidOptionError,
   LabError,
-  RespReplyError,
 } from './errors.js';
 export {
   type FinalState,
@@ -52,14 +51,6 @@ export {
 export { applyFault, type Heal, type NemesisContext } from './nemesis.js';
 export { checkSeed, createPrng, type Prng } from './prng.js';
 export { faultCases, formatTable, outcomeOf, writeFaultsJson } from './report.js';
-export {
-  encodeReply,
-  encodeRequest,
-  MAX_REPLY_ARRAY_ITEMS,
-  MAX_REPLY_BULK_BYTES,
-  type RespReply,
-  RespReplyParser,
-} from './resp-reply.js';
 export { type FaultResult, type RunOptions, type RunResult, runSchedule } from './run.js';
 export {
   ARBITER_KINDS,

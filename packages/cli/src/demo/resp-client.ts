@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { BadReplyError } from '../errors.js';
+import { encodeCommand, type RespReply, RespReplyParser } from '@microcheckpoint/example-kv';
 
 /** A reply as the demo's clients see it. */
 export type Reply = string | number | null | { error: string } | Reply[];
@@ -13,52 +13,20 @@ export class NoReplyError extends Error {
   }
 }
 
-/** Decodes one RESP2 reply at `pos`, or returns null when it is not complete yet. */
-export function decodeReply(buffer: Buffer, pos: number): { value: Reply; end: number } | null {
-  const lf = buffer.indexOf(10, pos);
-  if (lf === -1) return null;
-  const line = buffer.toString('latin1', pos + 1, lf - 1);
-  const next = lf + 1;
-  switch (buffer[pos]) {
-    case 0x2b: // +
-      return { value: line, end: next };
-    case 0x2d: // -
-      return { value: { error: line }, end: next };
-    case 0x3a: // :
-      return { value: Number(line), end: next };
-    case 0x24: {
-      // $
-      const length = Number(line);
-      if (!Number.isSafeInteger(length)) throw new BadReplyError(`bad bulk length ${JSON.stringify(line)}`);
-      if (length < 0) return { value: null, end: next };
-      if (buffer.length < next + length + 2) return null;
-      return { value: buffer.toString('utf8', next, next + length), end: next + length + 2 };
-    }
-    case 0x2a: {
-      // *
-      const count = Number(line);
-      if (!Number.isSafeInteger(count)) throw new BadReplyError(`bad array length ${JSON.stringify(line)}`);
-      if (count < 0) return { value: null, end: next };
-      const items: Reply[] = [];
-      let at = next;
-      for (let i = 0; i < count; i++) {
-        const item = decodeReply(buffer, at);
-        if (item === null) return null;
-        items.push(item.value);
-        at = item.end;
-      }
-      return { value: items, end: at };
-    }
-    default:
-      throw new BadReplyError(`not a RESP reply: type byte ${buffer[pos]} at offset ${pos}`);
+/** A reply in the demo's terms: bulk strings as UTF-8 text, integers as numbers. */
+export function toReply(reply: RespReply): Reply {
+  switch (reply.kind) {
+    case 'simple':
+      return reply.value;
+    case 'error':
+      return { error: reply.value };
+    case 'integer':
+      return Number(reply.value);
+    case 'bulk':
+      return reply.value === null ? null : Buffer.from(reply.value).toString('utf8');
+    case 'array':
+      return reply.value === null ? null : reply.value.map(toReply);
   }
-}
-
-/** Encodes a command as a RESP array of bulk strings. */
-export function encodeCommand(args: readonly string[]): string {
-  let out = `*${args.length}\r\n`;
-  for (const a of args) out += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
-  return out;
 }
 
 /** A pipelining RESP connection: send a batch, get its replies in order, or a `NoReplyError`. */
@@ -89,7 +57,7 @@ export function connectResp(host: string, port: number, timeoutMs: number): Prom
 }
 
 function wrap(socket: Socket): RespConnection {
-  let pending: Buffer = Buffer.alloc(0);
+  const parser = new RespReplyParser();
   const received: Reply[] = [];
   let waiter: {
     count: number;
@@ -111,21 +79,12 @@ function wrap(socket: Socket): RespConnection {
   socket.on('error', () => undefined);
   socket.on('close', () => fail(new NoReplyError('closed', 'the server closed the connection')));
   socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    let pos = 0;
     try {
-      for (;;) {
-        if (pos >= pending.length) break;
-        const r = decodeReply(pending, pos);
-        if (r === null) break;
-        received.push(r.value);
-        pos = r.end;
-      }
+      for (const reply of parser.push(chunk)) received.push(toReply(reply));
     } catch (error) {
       fail(new NoReplyError('closed', (error as Error).message));
       return;
     }
-    pending = pending.subarray(pos);
     if (waiter !== null && received.length >= waiter.count) {
       const w = waiter;
       waiter = null;
@@ -145,7 +104,7 @@ function wrap(socket: Socket): RespConnection {
           timeoutMs,
         );
         waiter = { count: commands.length, resolve, reject, timer };
-        socket.write(commands.map(encodeCommand).join(''));
+        socket.write(Buffer.concat(commands.map((command) => encodeCommand(command))));
       });
     },
     close() {
