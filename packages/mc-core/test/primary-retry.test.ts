@@ -36,7 +36,9 @@ describe('a primary whose first attach failed', () => {
     });
     cleanups.push(() => guest.close());
     const port = await freePort();
-    const primary = makePrimary(guest, () => undefined, port, arbiter, { attachTimeoutMs: 300 });
+    // The same deadline bounds the second start's HELLO, which a loaded machine can take a while to
+    // answer: 2 s, not the few hundred milliseconds the failing first attempt would need.
+    const primary = makePrimary(guest, () => undefined, port, arbiter, { attachTimeoutMs: 2000 });
     await expect(primary.start()).rejects.toBeInstanceOf(AttachError);
     expect(primary.state).toBe('idle');
     // The first attempt won generation 1 (the arbiter grants it once) and gave the grant back.
