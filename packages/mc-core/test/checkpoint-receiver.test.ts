@@ -114,6 +114,24 @@ describe('CheckpointReceiver', () => {
           ),
       ],
       [
+        // In bounds, bytes intact: only the checksum over placements can tell.
+        'a run moved to another page',
+        (ms) =>
+          ms.map((m) =>
+            m.kind === 'CKPT_PAGES'
+              ? { ...m, runs: m.runs.map((r) => ({ ...r, firstPage: r.firstPage + 1 })) }
+              : m,
+          ),
+      ],
+      [
+        'an output batch changed on the way',
+        (ms) => [
+          ...ms.slice(0, -1),
+          { kind: 'CKPT_OUTPUT', epoch: 2, batch: [new Uint8Array([1, 2, 3])] },
+          ms[ms.length - 1]!,
+        ],
+      ],
+      [
         'pages from another epoch',
         (ms) => ms.map((m) => (m.kind === 'CKPT_PAGES' ? { ...m, sequence: 99 } : m)),
       ],

@@ -16,6 +16,8 @@ import { xorshift } from './helpers.js';
 
 afterEach(runCleanups);
 
+/** Runs of the fuzzing property: 25 in the suite, more through FUZZ_RUNS for a longer hunt. */
+const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 const PAGE = 4096;
 const PAGES = 64;
 const SIZE = PAGE * PAGES;
@@ -141,10 +143,12 @@ function frames(messages: McMessage[], mutation: Mutation): Array<{ type: number
     }
     case 'reorder': {
       // Any two messages but the output batch, whose place inside the checkpoint is free.
+      // Two different ones: b is taken among the others, so the swap always changes the order.
       const order = encoded.map((_, i) => i).filter((i) => list[i]!.kind !== 'CKPT_OUTPUT');
-      const a = order[mutation.a % order.length]!;
-      const b = order[mutation.b % order.length]!;
-      if (a === b) break;
+      const ai = mutation.a % order.length;
+      const bi = (ai + 1 + (mutation.b % (order.length - 1))) % order.length;
+      const a = order[ai]!;
+      const b = order[bi]!;
       encoded = encoded.slice();
       [encoded[a], encoded[b]] = [encoded[b]!, encoded[a]!];
       break;
@@ -159,9 +163,7 @@ function frames(messages: McMessage[], mutation: Mutation): Array<{ type: number
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('corrupt' as const), message: fc.nat(), byte: fc.nat(), bit: fc.nat(7) }),
   fc.record({ kind: fc.constant('truncate' as const), message: fc.nat(), keep: fc.nat() }),
-  fc
-    .record({ kind: fc.constant('reorder' as const), a: fc.nat(), b: fc.nat() })
-    .filter((m) => m.a % 5 !== m.b % 5),
+  fc.record({ kind: fc.constant('reorder' as const), a: fc.nat(), b: fc.nat() }),
   fc.record({ kind: fc.constant('cut' as const), keep: fc.nat() }),
   fc.constant({ kind: 'stale-token' as const }),
   fc.constant({ kind: 'skip-epoch' as const }),
@@ -177,28 +179,39 @@ describe('the secondary under a broken primary', () => {
     expect(Buffer.from(image).equals(Buffer.from(s.next))).toBe(true);
   });
 
-  it('never commits a corrupted, truncated, reordered or cut checkpoint, and keeps the committed image', async () => {
-    await fc.assert(
-      fc.asyncProperty(mutationArb, fc.integer({ min: 1, max: 1000 }), async (mutation, seed) => {
-        const s = await sessionAtEpochOne(seed);
-        const sent = frames(s.second, mutation);
-        for (const f of sent) s.primary.channel.send(f.type, [f.payload]);
-        if (mutation.kind === 'cut') s.primary.channel.destroy();
-        // Give the secondary time to commit if it (wrongly) would.
-        await until(() => s.primary.channel.closed || s.primary.inbox.length > 0, 500).catch(() => undefined);
-        await sleep(20);
-        s.primary.channel.destroy();
-        await until(() => s.secondary.state === 'detached', 2000, 'detached');
-        expect(s.primary.inbox.filter((m) => m.kind === 'ACK')).toEqual([]);
-        const image = new Uint8Array(SIZE);
-        expect(s.secondary.materialize(image)).toBe(1);
-        expect(Buffer.from(image).equals(Buffer.from(s.committed))).toBe(true);
-        expect(s.secondary.status().store?.stagedPages ?? 0).toBe(0);
-        await runCleanups();
-      }),
-      { numRuns: 25 },
-    );
-  });
+  it(
+    'never commits a corrupted, truncated, reordered or cut checkpoint, and keeps the committed image',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(mutationArb, fc.integer({ min: 1, max: 1000 }), async (mutation, seed) => {
+          const s = await sessionAtEpochOne(seed);
+          const sent = frames(s.second, mutation);
+          for (const f of sent) s.primary.channel.send(f.type, [f.payload]);
+          if (mutation.kind === 'cut') s.primary.channel.destroy();
+          // Give the secondary time to commit if it (wrongly) would.
+          await until(() => s.primary.channel.closed || s.primary.inbox.length > 0, 500).catch(
+            () => undefined,
+          );
+          await sleep(20);
+          s.primary.channel.destroy();
+          await until(() => s.secondary.state === 'detached', 2000, 'detached');
+          expect(s.primary.inbox.filter((m) => m.kind === 'ACK')).toEqual([]);
+          const image = new Uint8Array(SIZE);
+          expect(s.secondary.materialize(image)).toBe(1);
+          expect(Buffer.from(image).equals(Buffer.from(s.committed))).toBe(true);
+          expect(s.secondary.status().store?.stagedPages ?? 0).toBe(0);
+          await runCleanups();
+        }),
+        {
+          numRuns: FUZZ_RUNS,
+          // Found by this property: a flipped bit in a run's first page moved a page to another index,
+          // which protocol 1's checksum (page bytes only) let through.
+          examples: [[{ kind: 'corrupt', message: 0, byte: 13, bit: 0 }, 1]],
+        },
+      );
+    },
+    Math.max(60_000, FUZZ_RUNS * 1000),
+  );
 
   it('answers a message out of its place with a typed ERROR and ends the session', async () => {
     const s = await sessionAtEpochOne(9);

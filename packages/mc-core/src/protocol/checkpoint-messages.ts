@@ -1,5 +1,5 @@
 import { isZeroPage } from '@microcheckpoint/checkpoint-store';
-import { crc32c } from '@node-rs/crc32';
+import { checksumOutput, checksumRun } from './checkpoint-checksum.js';
 import type { McMessage, PagesMessage, WirePageRun } from './messages.js';
 
 /** A run of adjacent dirty pages as captured: `data` holds `pageCount` raw pages. */
@@ -29,7 +29,7 @@ export interface PageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'> {
   /** Pages sent with their bytes. */
   pageCount: number;
   dataBytes: number;
-  /** CRC32C of the page data in order. */
+  /** The runs' part of CKPT_END's checksum (see checkpoint-checksum.ts): placements and bytes in order. */
   checksum: number;
   /** Pages left out because they are all zero (only with `skipZeroPages`). */
   zeroPagesSkipped: number;
@@ -71,7 +71,7 @@ export function pageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'>(
       const slice = bytes.subarray(page * pageSize, (page + take) * pageSize);
       wireRuns.push({ firstPage: firstPage + page, pageCount: take, encodedBytes: slice.byteLength });
       data.push(slice);
-      checksum = crc32c(slice, checksum);
+      checksum = checksumRun(checksum, firstPage + page, take, slice);
       pageCount += take;
       dataBytes += slice.byteLength;
       pagesInMessage += take;
@@ -103,7 +103,7 @@ export function pageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'>(
 /**
  * The messages of one checkpoint, in order: CKPT_BEGIN, CKPT_PAGES (each at most `maxMessageBytes`
  * of page data, runs never split below one page), CKPT_OUTPUT when there is output, CKPT_END with
- * the CRC32C of the page data in order. Page data is passed by view, never copied.
+ * the checksum of every run's placement and bytes and of the output (checkpoint-checksum.ts). Page data is passed by view, never copied.
  */
 export function checkpointMessages(
   content: CheckpointContent,
@@ -118,6 +118,7 @@ export function checkpointMessages(
   ];
   if (content.output && content.output.length > 0)
     messages.push({ kind: 'CKPT_OUTPUT', epoch, batch: content.output });
-  messages.push({ kind: 'CKPT_END', epoch, pageCount: pages.pageCount, checksum: pages.checksum });
+  const checksum = checksumOutput(pages.checksum, content.output ?? []);
+  messages.push({ kind: 'CKPT_END', epoch, pageCount: pages.pageCount, checksum });
   return messages;
 }

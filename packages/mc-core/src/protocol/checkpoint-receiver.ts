@@ -1,5 +1,5 @@
 import { pageCodecName } from '@microcheckpoint/checkpoint-store';
-import { crc32c } from '@node-rs/crc32';
+import { checksumOutput, checksumRun } from './checkpoint-checksum.js';
 import type { McMessage, PagesMessage } from './messages.js';
 import { CheckpointProtocolError } from './protocol-errors.js';
 
@@ -218,7 +218,7 @@ export class CheckpointReceiver {
         );
       }
       const runData = data.subarray(offset, offset + run.encodedBytes);
-      staging.checksum = crc32c(runData, staging.checksum);
+      staging.checksum = checksumRun(staging.checksum, run.firstPage, run.pageCount, runData);
       for (let i = 0; i < run.pageCount; i++) {
         const pageData = message.codec === RAW ? runData.subarray(i * pageSize, (i + 1) * pageSize) : runData;
         this.#sink.put(run.firstPage + i, pageData, codec);
@@ -239,8 +239,12 @@ export class CheckpointReceiver {
         `CKPT_END says ${pageCount} pages; received ${staging.pages} pages, ${staging.bytes} bytes; declared ${staging.declaredPages}, ${staging.declaredBytes}`,
       );
     }
-    if (checksum >>> 0 !== staging.checksum >>> 0) {
-      throw this.#error('MC_ERR_CKPT_MISMATCH', staging.epoch, 'page data checksum does not match CKPT_END');
+    if (checksum >>> 0 !== checksumOutput(staging.checksum, staging.output ?? [])) {
+      throw this.#error(
+        'MC_ERR_CKPT_MISMATCH',
+        staging.epoch,
+        'the checksum of page placements, page data and output does not match CKPT_END',
+      );
     }
     this.#sink.commit(staging.epoch);
     this.#staging = null;

@@ -1,8 +1,11 @@
 import { FieldRangeError, MalformedMessageError, UnknownMessageTypeError } from './protocol-errors.js';
 import { type FieldSink, Reader, Sizer, Writer } from './wire.js';
 
-/** Version of the MC protocol messages; HELLO carries it and a mismatch ends the connection. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Version of the MC protocol messages; HELLO carries it and a mismatch ends the connection.
+ * 2: CKPT_END's checksum also covers each run's placement and the output batch (1 covered page bytes).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Frame type numbers on the wire (the transport frame's `type` byte). */
 export const MESSAGE_TYPES = {
