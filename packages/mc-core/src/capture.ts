@@ -46,6 +46,11 @@ export interface Capture {
   readonly data: Uint8Array;
   /** Time the swap and gather took, in milliseconds (`process.hrtime`). */
   readonly durationMs: number;
+  /**
+   * Pages a helper thread copied while this thread copied the rest (`captureThreads: 2`, large
+   * captures only); 0 when this thread copied them all.
+   */
+  readonly helperPages: number;
   /** Whether `release()` was called. */
   readonly released: boolean;
   /** The run at `index` as an object. */
@@ -125,6 +130,7 @@ export class Capturer {
         ),
         data: new Uint8Array(this.#buffer, this.#layout.slabOffsets[slab]!, byteLength),
         durationMs,
+        helperPages: this.#kernel.helperPages ?? 0,
       },
       () => {
         this.#busy[slab] = false;
@@ -147,6 +153,7 @@ class SlabCapture implements Capture {
   readonly runs: Uint32Array;
   readonly data: Uint8Array;
   readonly durationMs: number;
+  readonly helperPages: number;
   #released = false;
   readonly #onRelease: () => void;
 
@@ -162,6 +169,7 @@ class SlabCapture implements Capture {
     this.runs = fields.runs;
     this.data = fields.data;
     this.durationMs = fields.durationMs;
+    this.helperPages = fields.helperPages;
     this.#onRelease = onRelease;
   }
 

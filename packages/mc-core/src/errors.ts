@@ -6,6 +6,7 @@ export type McCoreErrorCode =
   | 'MC_ERR_MEMORY_ALLOCATION'
   | 'MC_ERR_KERNEL_UNAVAILABLE'
   | 'MC_ERR_SLAB_BUSY'
+  | 'MC_ERR_CAPTURE_HELPER_STALLED'
   | 'MC_ERR_GUEST_STATE'
   | 'MC_ERR_PAUSE_TIMEOUT'
   | 'MC_ERR_GUEST_QUEUE_FULL'
@@ -68,6 +69,22 @@ export class KernelUnavailableError extends McCoreError {
   constructor(cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super('MC_ERR_KERNEL_UNAVAILABLE', `the WebAssembly capture kernel is unavailable: ${detail}`, { cause });
+  }
+}
+
+/**
+ * The capture helper thread claimed part of a capture and did not finish it within the deadline (its
+ * thread was not scheduled, or died). Its late writes could land in a slab at any time, so this
+ * memory takes no capture any more: every later `capture()` throws this error too. A primary reports
+ * it as an `error` at each epoch and releases no more output; close it and let the secondary take
+ * over from the last committed checkpoint.
+ */
+export class CaptureHelperStalledError extends McCoreError {
+  constructor(waitedMs: number) {
+    super(
+      'MC_ERR_CAPTURE_HELPER_STALLED',
+      `the capture helper thread did not finish its part of a capture within ${waitedMs} ms; this memory takes no more captures`,
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type Capture, Capturer } from './capture.js';
 import {
   DEFAULT_GUEST_MEMORY_BYTES,
@@ -65,6 +66,15 @@ export interface GuestMemoryOptions {
    * @default 'auto'
    */
   kernel?: KernelChoice;
+  /**
+   * Threads that copy a large capture (at least 8 MiB), WebAssembly kernel only. With 2, a helper
+   * thread, started at the first large capture, claims chunks of each large capture while the
+   * capturing thread copies the rest: scattered pages are bound by memory latency, and a second
+   * thread keeps twice as many misses in flight, using the core the paused guest is not using.
+   * Smaller captures, scan mode and the JavaScript kernel always copy on the capturing thread.
+   * @default 2 when the machine has at least two cores (`os.availableParallelism()`), else 1
+   */
+  captureThreads?: 1 | 2;
 }
 
 /**
@@ -284,10 +294,15 @@ class OwnedGuestMemory extends SharedGuestMemoryView implements GuestMemory {
   }
 }
 
-function pickKernel(choice: KernelChoice, memory: WasmMemory, layout: MemoryLayout): CaptureKernel {
+function pickKernel(
+  choice: KernelChoice,
+  captureThreads: 1 | 2,
+  memory: WasmMemory,
+  layout: MemoryLayout,
+): CaptureKernel {
   if (choice === 'js') return createJsKernel({ memory, layout });
   try {
-    return createWasmKernel({ memory, layout });
+    return createWasmKernel({ memory, layout }, { captureThreads });
   } catch (err) {
     if (choice === 'wasm' || !(err instanceof KernelUnavailableError)) throw err;
     return createJsKernel({ memory, layout });
@@ -343,6 +358,10 @@ export function createGuestMemory(options: GuestMemoryOptions = {}): GuestMemory
   if (kernel !== 'auto' && kernel !== 'wasm' && kernel !== 'js') {
     throw new InvalidOptionError('kernel', `must be 'auto', 'wasm' or 'js', got ${String(kernel)}`);
   }
+  const captureThreads = options.captureThreads ?? (availableParallelism() >= 2 ? 2 : 1);
+  if (captureThreads !== 1 && captureThreads !== 2) {
+    throw new InvalidOptionError('captureThreads', `must be 1 or 2, got ${String(captureThreads)}`);
+  }
   const layout = computeLayout(sizeBytes, pageSizeBytes, slabBytes, tracking === 'scan');
   if ('tooLargeBytes' in layout) {
     throw new InvalidOptionError(
@@ -357,7 +376,7 @@ export function createGuestMemory(options: GuestMemoryOptions = {}): GuestMemory
   } catch (err) {
     throw new MemoryAllocationError(layout.totalBytes, err);
   }
-  return new OwnedGuestMemory(memory, layout, tracking, pickKernel(kernel, memory, layout));
+  return new OwnedGuestMemory(memory, layout, tracking, pickKernel(kernel, captureThreads, memory, layout));
 }
 
 /**

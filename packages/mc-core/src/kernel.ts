@@ -15,6 +15,8 @@ export interface CaptureKernel {
   gather(slab: number): number;
   /** Scan mode: a page is dirty when its bit is set or it differs from the shadow copy. */
   scanGather(slab: number): number;
+  /** Pages of the last capture that a helper thread copied (absent: this kernel never shares). */
+  readonly helperPages?: number;
 }
 
 /** What a kernel factory needs: the memory and where things are in it. */

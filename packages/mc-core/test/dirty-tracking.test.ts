@@ -6,7 +6,7 @@ import { createGuestMemory, type DirtyTracking, type GuestMemory } from '../src/
 import { createWorkerGuest, type WorkerGuest } from '../src/guests/worker.js';
 import type { KernelName } from '../src/kernel.js';
 import type { WriteMode } from './fixtures/write-pattern.js';
-import { applyAndRelease, firstDifferentPage, startTsWorker } from './helpers.js';
+import { applyAndRelease, firstDifferentPage, startRestlessWriter } from './helpers.js';
 
 // Every write is captured: after each capture, a replica built only from captures (as a secondary
 // builds its image) must equal the source. Three ways pages become dirty, both kernels.
@@ -75,26 +75,13 @@ describe('a writer in a worker thread that never stops writing during capture', 
         const size = 64 * 1024 * 1024;
         const source = createGuestMemory({ sizeBytes: size, tracking, kernel });
         const replica = createGuestMemory({ sizeBytes: size, kernel: 'js' });
-        const control = new SharedArrayBuffer(8);
-        const flags = new Int32Array(control);
-        const worker = startTsWorker(new URL('./fixtures/restless-writer.ts', import.meta.url), {
+        const { worker, flags, next } = startRestlessWriter({
           handle: source.handle(),
           mode,
           seed: 12345,
-          control,
           spinMicros: 1,
         });
         workers.push(worker);
-        const messages: unknown[] = [];
-        let notify: (() => void) | undefined;
-        worker.on('message', (m) => {
-          messages.push(m);
-          notify?.();
-        });
-        const next = async (): Promise<unknown> => {
-          while (messages.length === 0) await new Promise<void>((r) => (notify = r));
-          return messages.shift();
-        };
         expect(await next()).toBe('started');
 
         let captures = 0;

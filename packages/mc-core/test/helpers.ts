@@ -1,5 +1,6 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Capture } from '../src/capture.js';
+import { startWorkerFile } from '../src/entry-worker.js';
 import type { GuestMemory } from '../src/guest-memory.js';
 
 /** The runs a capture must produce for a set of dirty pages, computed the obvious way. */
@@ -39,13 +40,9 @@ export function firstDifferentPage(a: GuestMemory, b: GuestMemory): number {
   return -1;
 }
 
-/**
- * A worker running a TypeScript file from the tests. Through tsx's register API: Node 20 does not
- * apply `--import tsx/esm` to a worker's entry point.
- */
+/** A worker running a TypeScript file from the tests. */
 export function startTsWorker(file: URL, workerData: unknown): Worker {
-  const code = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); });`;
-  return new Worker(code, { eval: true, workerData });
+  return startWorkerFile(file, { workerData });
 }
 
 /** Deterministic pseudo-random numbers (xorshift32), for workloads that must be reproducible. */
@@ -59,4 +56,33 @@ export function xorshift(seed: number): () => number {
     x >>>= 0;
     return x;
   };
+}
+
+/**
+ * The writer that never stops (fixtures/restless-writer.ts) on a worker thread: `flags[0]` stops it,
+ * `flags[1]` counts its writes; `next()` resolves with its next message ('started', then its totals).
+ */
+export function startRestlessWriter(workerData: {
+  handle: unknown;
+  mode: string;
+  seed: number;
+  spinMicros: number;
+}) {
+  const control = new SharedArrayBuffer(8);
+  const flags = new Int32Array(control);
+  const worker = startTsWorker(new URL('./fixtures/restless-writer.ts', import.meta.url), {
+    ...workerData,
+    control,
+  });
+  const messages: unknown[] = [];
+  let notify: (() => void) | undefined;
+  worker.on('message', (m) => {
+    messages.push(m);
+    notify?.();
+  });
+  const next = async (): Promise<unknown> => {
+    while (messages.length === 0) await new Promise<void>((r) => (notify = r));
+    return messages.shift();
+  };
+  return { worker, flags, next };
 }

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { DEFAULT_CLOSE_TIMEOUT_MS, DEFAULT_PAUSE_TIMEOUT_MS } from '../constants.js';
+import { startEntryWorker } from '../entry-worker.js';
 import { GuestFailedError, InvalidOptionError } from '../errors.js';
 import type { GuestMemory, GuestMemoryView } from '../guest-memory.js';
 import type { Guest, GuestState, OutputSink, PauseOptions } from './contract.js';
@@ -92,18 +93,6 @@ export interface WorkerGuest extends Guest {
   setDirtyQuota(pages: number): void;
 }
 
-// From dist the bootstrap is dist/worker-entry.js next to dist/index.js. From TypeScript sources (this
-// package's tests) it is the .ts file next to this one, loaded through tsx's register API: Node 20
-// does not apply `--import tsx/esm` hooks to a worker's own entry point.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const BOOTSTRAP = new URL(FROM_SOURCE ? './worker-entry.ts' : './worker-entry.js', import.meta.url);
-
-function startWorker(workerData: WorkerBootData, execArgv: string[]): Worker {
-  if (!FROM_SOURCE) return new Worker(BOOTSTRAP, { workerData, execArgv });
-  const code = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(BOOTSTRAP.href)}); });`;
-  return new Worker(code, { eval: true, workerData, execArgv });
-}
-
 class ThreadGuest extends EventEmitter implements WorkerGuest {
   readonly kind = 'worker' as const;
   readonly memory: GuestMemory;
@@ -159,7 +148,8 @@ class ThreadGuest extends EventEmitter implements WorkerGuest {
     const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
     this.#control = new Int32Array(control);
     const boot: WorkerBootData = { handle: this.memory.handle(), control, module, data: options.data };
-    this.#worker = startWorker(boot, execArgv);
+    // From dist the bootstrap is dist/worker-entry.js next to dist/index.js.
+    this.#worker = startEntryWorker(import.meta.url, './worker-entry', { workerData: boot, execArgv });
     this.threadId = this.#worker.threadId;
     this.#worker.on('message', (message: WorkerGuestMessage) => this.#onMessage(message));
     this.#worker.on('error', (err) => this.#fail(err));
