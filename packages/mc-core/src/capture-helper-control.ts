@@ -1,9 +1,10 @@
 // The words a capturing thread and its helper thread share (an Int32Array over a SharedArrayBuffer).
-// A capture is a job: the capturing thread writes the job's fields, then publishes it by storing
-// CLAIM = seq << 16 (next chunk 0) and bumping WAKE. Both threads then claim chunks by a
-// compare-and-swap on CLAIM that also checks the job's seq, so a helper that wakes late can never
-// claim a chunk of a job it did not read. The fields of job seq stay put until every chunk claimed
-// in it is DONE, so the helper reads them after its claim.
+// A capture is a job. The capturing thread first closes the claim word for the new job's seq
+// (CLAIM = seq << 16 | CLOSED), then writes the job's fields, then opens it (CLAIM = seq << 16, next
+// chunk 0) and bumps WAKE. Both threads claim chunks by a compare-and-swap on CLAIM that also
+// checks the seq, so a helper still hunting in an old job fails its claim as soon as the new one is
+// closed, before any field changes. The fields of job seq stay put until every chunk claimed in it
+// is DONE, so the helper reads them after its claim.
 
 /** Job seq (high 16 bits, 1..0x7fff) and the next unclaimed chunk (low 16 bits). */
 export const CLAIM = 0;
@@ -27,8 +28,10 @@ export const STOP = 9;
 export const READY = 10;
 export const CONTROL_WORDS = 11;
 
-/** Most chunks a job may have: the low 16 bits of CLAIM. */
-export const MAX_CHUNKS = 0xffff;
+/** The low 16 bits of a job that is being written: beyond every chunk, so nothing can be claimed. */
+export const CLOSED = 0xffff;
+/** Most chunks a job may have: below CLOSED. */
+export const MAX_CHUNKS = CLOSED - 1;
 /** Job sequence numbers wrap within the high bits of a positive int32. */
 export const MAX_SEQ = 0x7fff;
 
@@ -48,7 +51,7 @@ export function claimChunk(control: Int32Array, seq: number): number {
     const claim = Atomics.load(control, CLAIM);
     if (claim >>> 16 !== seq) return -1;
     const next = claim & 0xffff;
-    if (next >= Atomics.load(control, COUNT)) return -1;
+    if (next === CLOSED || next >= Atomics.load(control, COUNT)) return -1;
     if (Atomics.compareExchange(control, CLAIM, claim, claim + 1) === claim) return next;
   }
 }

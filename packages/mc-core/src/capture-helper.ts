@@ -3,6 +3,7 @@ import { type CaptureTarget, copyChunk, planChunks, type RunCopier } from './cap
 import {
   type CaptureHelperBoot,
   CLAIM,
+  CLOSED,
   CONTROL_WORDS,
   COUNT,
   claimChunk,
@@ -100,6 +101,11 @@ export class CaptureHelper {
    */
   copy(copier: RunCopier, target: CaptureTarget): number {
     const control = this.#control;
+    this.#seq = (this.#seq % MAX_SEQ) + 1;
+    // Closed first: a helper still looking for work in the last capture must fail its claim before
+    // any field it would read is rewritten (its compare-and-swap sees the new seq), and one that
+    // already reads the new seq finds no chunk until the fields are complete.
+    Atomics.store(control, CLAIM, (this.#seq << 16) | CLOSED);
     const count = planChunks(copier, target, CAPTURE_CHUNK_BYTES, this.#starts);
     Atomics.store(control, COUNT, count);
     Atomics.store(control, SLAB_OFFSET, target.slabOffset | 0);
@@ -107,7 +113,6 @@ export class CaptureHelper {
     Atomics.store(control, RUNS, target.runs);
     Atomics.store(control, DONE, 0);
     Atomics.store(control, HELPER_PAGES, 0);
-    this.#seq = (this.#seq % MAX_SEQ) + 1;
     Atomics.store(control, CLAIM, this.#seq << 16);
     Atomics.add(control, WAKE, 1);
     Atomics.notify(control, WAKE);
