@@ -1,5 +1,6 @@
 import { isZeroPage } from '@microcheckpoint/checkpoint-store';
-import { checksumOutput, checksumRun } from './checkpoint-checksum.js';
+import { crc32c } from '@node-rs/crc32';
+import { checksumOutput, checksumPlacements } from './checkpoint-checksum.js';
 import type { McMessage, PagesMessage, WirePageRun } from './messages.js';
 
 /** A run of adjacent dirty pages as captured: `data` holds `pageCount` raw pages. */
@@ -29,7 +30,7 @@ export interface PageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'> {
   /** Pages sent with their bytes. */
   pageCount: number;
   dataBytes: number;
-  /** The runs' part of CKPT_END's checksum (see checkpoint-checksum.ts): placements and bytes in order. */
+  /** The page messages' part of CKPT_END's checksum (checkpoint-checksum.ts): bytes and placements. */
   checksum: number;
   /** Pages left out because they are all zero (only with `skipZeroPages`). */
   zeroPagesSkipped: number;
@@ -59,6 +60,7 @@ export function pageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'>(
   let pagesInMessage = 0;
   const flush = () => {
     if (wireRuns.length === 0) return;
+    checksum = checksumPlacements(checksum, wireRuns);
     messages.push({ kind, sequence, codec: RAW_CODEC, runs: wireRuns, data });
     wireRuns = [];
     data = [];
@@ -71,7 +73,7 @@ export function pageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'>(
       const slice = bytes.subarray(page * pageSize, (page + take) * pageSize);
       wireRuns.push({ firstPage: firstPage + page, pageCount: take, encodedBytes: slice.byteLength });
       data.push(slice);
-      checksum = checksumRun(checksum, firstPage + page, take, slice);
+      checksum = crc32c(slice, checksum);
       pageCount += take;
       dataBytes += slice.byteLength;
       pagesInMessage += take;
@@ -103,7 +105,8 @@ export function pageMessages<K extends 'SYNC_PAGES' | 'CKPT_PAGES'>(
 /**
  * The messages of one checkpoint, in order: CKPT_BEGIN, CKPT_PAGES (each at most `maxMessageBytes`
  * of page data, runs never split below one page), CKPT_OUTPUT when there is output, CKPT_END with
- * the checksum of every run's placement and bytes and of the output (checkpoint-checksum.ts). Page data is passed by view, never copied.
+ * the checksum of the runs' bytes and placements and of the output (checkpoint-checksum.ts). Page
+ * data is passed by view, never copied.
  */
 export function checkpointMessages(
   content: CheckpointContent,
