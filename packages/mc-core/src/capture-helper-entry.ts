@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { type CopyRunsFn, copyChunk, type RunCopier } from './capture-chunks.js';
 import {
   type CaptureHelperBoot,
+  CLAIM,
   COUNT,
   claimChunk,
   DONE,
@@ -32,20 +33,20 @@ const copier: RunCopier = {
 
 /** Helps with the published job until it has no chunk left. False once a copy failed. */
 function help(): boolean {
-  const seq = Atomics.load(control, 0) >>> 16;
+  const seq = Atomics.load(control, CLAIM) >>> 16;
   for (let chunk = claimChunk(control, seq); chunk >= 0; chunk = claimChunk(control, seq)) {
+    let copied = true;
     try {
       const pages = copyChunk(copier, jobTarget(control), starts, Atomics.load(control, COUNT), chunk);
       Atomics.add(control, HELPER_PAGES, pages);
     } catch {
       // The capturing thread copies this chunk itself and stops using this helper.
       Atomics.store(control, FAILED, chunk + 1);
-      Atomics.add(control, DONE, 1);
-      Atomics.notify(control, DONE);
-      return false;
+      copied = false;
     }
     Atomics.add(control, DONE, 1);
     Atomics.notify(control, DONE);
+    if (!copied) return false;
   }
   return true;
 }

@@ -58,14 +58,9 @@ export class CaptureHelper {
   #usable = true;
   #stalled = false;
 
-  constructor(
-    owner: object,
-    module: WasmModule,
-    memory: WasmMemory,
-    pageShift: number,
-    longRunPages: number,
-    slabBytes: number,
-  ) {
+  /** Starts the thread over `memory`; it copies as `copier` does, and stops once `owner` is collected. */
+  constructor(owner: object, module: WasmModule, memory: WasmMemory, copier: RunCopier, slabBytes: number) {
+    const { pageShift, longRunPages } = copier;
     const control = new SharedArrayBuffer(4 * CONTROL_WORDS);
     const maxChunks = Math.min(MAX_CHUNKS, Math.floor(slabBytes / CAPTURE_CHUNK_BYTES) + 1);
     const starts = new SharedArrayBuffer(4 * 2 * maxChunks);

@@ -115,14 +115,7 @@ export function createWasmKernel(target: KernelTarget, options: WasmKernelOption
       const captureTarget = { slabOffset, runTable, runs };
       if (mayShare && helper === undefined) {
         // Started now, it helps from one of the next captures on; this one is copied alone.
-        helper = new CaptureHelper(
-          kernel,
-          kernelModule(),
-          memory,
-          pageShift,
-          copier.longRunPages,
-          layout.slabBytes,
-        );
+        helper = new CaptureHelper(kernel, kernelModule(), memory, copier, layout.slabBytes);
       }
       if (helper?.usable) {
         helperPages = helper.copy(copier, captureTarget);

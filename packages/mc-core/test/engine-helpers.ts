@@ -1,8 +1,10 @@
+import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Arbiter, ArbiterGrant, ArbiterRequest } from '../src/arbiter/contract.js';
 import { InProcessArbiter } from '../src/arbiter/in-process.js';
 import { createGuestMemory, type GuestMemory, type GuestMemoryOptions } from '../src/guest-memory.js';
 import type { Guest, OutputSink } from '../src/guests/contract.js';
+import { createInProcessGuest } from '../src/guests/in-process.js';
 import { createPrimary, type Primary, type PrimaryOptions } from '../src/primary.js';
 import { createSecondary, type Secondary, type SecondaryOptions } from '../src/secondary.js';
 
@@ -110,4 +112,28 @@ export class GatedArbiter implements Arbiter {
   release(grant: ArbiterGrant): Promise<void> {
     return this.inner.release(grant);
   }
+}
+
+/** A loopback port nobody listens on now (a test may open a listener on it later, or never). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/** A 1 MiB in-process guest whose request n writes n into page 1 and replies with it. */
+export function writerGuest() {
+  const memory = createGuestMemory({ sizeBytes: 1 << 20 });
+  const guest = createInProcessGuest<number>({
+    memory,
+    handler: (n, context) => {
+      memory.write(4096, new Uint8Array([n]));
+      context.output(1, new Uint8Array([n]));
+    },
+    output: () => undefined,
+  });
+  cleanups.push(() => guest.close());
+  return { memory, guest };
 }

@@ -2,9 +2,7 @@ import { createCertificateAuthority, issueCertificate } from '@microcheckpoint/t
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessArbiter } from '../src/arbiter/in-process.js';
 import type { EngineChannelOptions } from '../src/engine/common.js';
-import { createGuestMemory } from '../src/guest-memory.js';
-import { createInProcessGuest } from '../src/guests/in-process.js';
-import { cleanups, makePrimary, runCleanups, startSecondary, until } from './engine-helpers.js';
+import { makePrimary, runCleanups, startSecondary, until, writerGuest } from './engine-helpers.js';
 
 afterEach(runCleanups);
 
@@ -17,21 +15,6 @@ const tls = (cert: { certificate: string; key: string }, authority = ca): Engine
 const psk = (key: string): EngineChannelOptions => ({
   security: { mode: 'psk', identity: 'pair-1', key: new TextEncoder().encode(key) },
 });
-
-/** A guest whose request n writes n into page 1 and replies with it. */
-function writerGuest() {
-  const memory = createGuestMemory({ sizeBytes: 1 << 20 });
-  const guest = createInProcessGuest<number>({
-    memory,
-    handler: (n, context) => {
-      memory.write(4096, new Uint8Array([n]));
-      context.output(1, new Uint8Array([n]));
-    },
-    output: () => undefined,
-  });
-  cleanups.push(() => guest.close());
-  return { memory, guest };
-}
 
 describe('the engine over secured channels', () => {
   for (const [mode, primaryChannel, secondaryChannel] of [

@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InProcessArbiter } from '../src/arbiter/in-process.js';
@@ -9,6 +8,7 @@ import type { Primary } from '../src/primary.js';
 import type { Secondary, TakeoverEvent } from '../src/secondary.js';
 import {
   cleanups,
+  freePort,
   makePrimary,
   runCleanups,
   startSecondary,
@@ -204,10 +204,7 @@ describe('planned switchover and re-protection', () => {
     const restored = lastRequest(b.memory);
     expect(restored).toBe(50);
     // A port nobody listens on.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const deadPort = (probe.address() as { port: number }).port;
-    await new Promise((resolve) => probe.close(resolve));
+    const deadPort = await freePort();
     const p = b.secondary.protect({ secondary: { port: deadPort }, attachTimeoutMs: 300 });
     await expect(p.start()).rejects.toBeInstanceOf(AttachError);
     expect(b.secondary.state).toBe('serving');
